@@ -1,0 +1,1 @@
+"""Running the system: the embedded broker and database, the process supervisor and the `qm` CLI."""

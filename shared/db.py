@@ -1,0 +1,59 @@
+"""PostgreSQL: the asyncpg pool and plain, versioned SQL migrations run at start-up."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+_MIGRATION = re.compile(r"^(\d+)_[\w-]+\.sql$")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5, attempts: int = 60) -> asyncpg.Pool:
+    """Connect, waiting up to `attempts` half-seconds for the server to come up."""
+    for attempt in range(attempts):
+        try:
+            return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+        except (OSError, asyncpg.CannotConnectNowError) as exc:
+            if attempt == attempts - 1:
+                raise
+            log.info("database not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+async def migrate(pool: asyncpg.Pool, service: str, directory: Path) -> list[str]:
+    """Apply the service's migrations not yet applied (files `NNN_name.sql`), in order, once each."""
+    files = sorted(
+        (int(m.group(1)), path) for path in Path(directory).glob("*.sql") if (m := _MIGRATION.match(path.name))
+    )
+    applied_now: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        # Services start together; the lock makes their first CREATE TABLEs take turns.
+        await conn.execute("SELECT pg_advisory_xact_lock(7301)")
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   service text NOT NULL, version int NOT NULL, name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (service, version))"""
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations WHERE service = $1", service)}
+        for version, path in files:
+            if version in done:
+                continue
+            await conn.execute(path.read_text(encoding="utf-8"))
+            await conn.execute(
+                "INSERT INTO schema_migrations (service, version, name) VALUES ($1, $2, $3)", service, version, path.name
+            )
+            applied_now.append(path.name)
+    if applied_now:
+        log.info("%s: applied migrations %s", service, ", ".join(applied_now))
+    return applied_now

@@ -1,0 +1,153 @@
+"""Event contracts between the services: immutable, versioned facts named in the past tense.
+
+Every event carries `schema_version`; a change that is not backwards compatible bumps it and adds an
+upcaster in `decode`. Wire format: UTF-8 JSON (pydantic), decimals as strings.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from shared.refdata import FocusArea
+
+SCHEMA_VERSION = 1
+
+MetricValue = StrictInt | Decimal
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Contract(BaseModel):
+    """Base of every contract model: immutable; unknown fields from newer producers are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ActivityReport(Contract):
+    """One activity as a unit reports it (integration.md, REPORT)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    report_id: Annotated[str, Field(min_length=1, max_length=64)]
+    version: Annotated[StrictInt, Field(ge=1)]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    focus_area: FocusArea
+    started_on: date
+    ended_on: date | None = None
+    district_id: str | None = None
+    metrics: dict[str, MetricValue] = Field(default_factory=dict)
+    withdrawn: StrictBool = False
+
+
+class Issue(Contract):
+    """A problem found in a request or a report, phrased so a person can act on it."""
+
+    code: str
+    field: str | None = None
+    message_zh: str
+    message_en: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class Event(Contract):
+    event_id: str = Field(default_factory=new_id)
+    schema_version: int = SCHEMA_VERSION
+    # Real Unix time when the submission service accepted the originating request: the lag clock.
+    received_at: float
+    # Campaign-clock instant of the originating request: what "data as of" shows.
+    campaign_time: datetime
+
+
+class ReportSubmitted(Event):
+    """A unit submitted (a version of) an activity report."""
+
+    submission_id: str
+    unit_id: str
+    report: ActivityReport
+
+
+class ReturnFiled(Event):
+    """A unit declared its reporting for a period complete."""
+
+    unit_id: str
+    period_id: str
+    note: str = ""
+
+
+Verdict = Literal["accepted", "accepted_with_warnings", "rejected"]
+
+
+class ReportValidated(Event):
+    """Validation's verdict on one submitted report version."""
+
+    source_event_id: str
+    submission_id: str
+    unit_id: str
+    district_id: str | None
+    report: ActivityReport
+    verdict: Verdict
+    issues: tuple[Issue, ...] = ()
+
+
+ReturnStatus = Literal["not_due", "filed_on_time", "overdue", "escalated", "filed_late"]
+
+
+class ReturnStatusChanged(Event):
+    """An expected return (unit x period) moved to a new state."""
+
+    unit_id: str
+    period_id: str
+    status: ReturnStatus
+    previous: ReturnStatus | None = None
+    due_at: datetime
+    filed_at: datetime | None = None
+
+
+AlertKind = Literal["reminder", "overdue", "escalation", "rejection", "milestone"]
+
+
+class AlertRaised(Event):
+    """An alert for people: a reminder, an overdue return, an escalation, a rejection or a milestone."""
+
+    alert_id: str
+    kind: AlertKind
+    unit_id: str | None = None
+    period_id: str | None = None
+    raised_at: datetime
+    message_zh: str
+    message_en: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class TotalsChanged(Event):
+    """City-wide totals after a batch of accepted reports (for milestones and other followers)."""
+
+    totals: dict[str, MetricValue]
+
+
+class DeadLettered(Contract):
+    """A record that could not be decoded or handled, kept with the reason."""
+
+    event_id: str = Field(default_factory=new_id)
+    schema_version: int = SCHEMA_VERSION
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    raw: str
+    dead_at: float
+
+
+def encode(event: Contract) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def decode(model: type[Contract], raw: bytes | str) -> Any:
+    """Decode one record; raises pydantic.ValidationError for anything that is not a valid event."""
+    return model.model_validate_json(raw)

@@ -1,0 +1,88 @@
+"""aiokafka adapters configured for at-least-once delivery on Tansu and Apache Kafka alike."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from shared import topics
+from shared.events import Contract, encode
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+def new_producer(settings: CommonSettings, **overrides) -> AIOKafkaProducer:
+    # Tansu rejects InitProducerId, so no idempotent producer: consumers are idempotent instead.
+    options = dict(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=False,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=15000,
+    )
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def new_consumer(settings: CommonSettings, *specs: topics.TopicSpec, group_id: str | None, **overrides) -> AIOKafkaConsumer:
+    options = dict(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        max_poll_records=2000,
+    )
+    options.update(overrides)
+    return AIOKafkaConsumer(*(s.name for s in specs), **options)
+
+
+async def ensure_topics(settings: CommonSettings, specs=topics.ALL, attempts: int = 60) -> None:
+    """Create the registry's topics if missing; waits for the broker up to `attempts` half-seconds."""
+    for attempt in range(attempts):
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(
+                    s.name,
+                    num_partitions=settings.topic_partitions,
+                    replication_factor=1,
+                    topic_configs={"cleanup.policy": "compact"} if s.compacted else {},
+                )
+                for s in specs
+                if s.name not in existing
+            ]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass
+            return
+        except (KafkaConnectionError, OSError) as exc:
+            if attempt == attempts - 1:
+                raise
+            log.info("broker not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+def record_key(spec: topics.TopicSpec, event: Contract) -> bytes | None:
+    value = getattr(event, spec.key, None)
+    return str(value).encode() if value is not None else None
+
+
+async def publish(producer: AIOKafkaProducer, spec: topics.TopicSpec, event: Contract) -> asyncio.Future:
+    """Queue one event on its topic; await the returned future for the broker's acknowledgement."""
+    if not isinstance(event, spec.value_type):
+        raise TypeError(f"{spec.name} carries {spec.value_type.__name__}, not {type(event).__name__}")
+    return await producer.send(spec.name, encode(event), key=record_key(spec, event))

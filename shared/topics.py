@@ -1,0 +1,34 @@
+"""The topic registry: every topic's name, key, value type and its one producing service."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared import events
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    value_type: type[events.Contract]
+    key: str  # the field whose value is the record key (keeps one unit's events in order)
+    producer: str  # the only service that writes this topic
+    compacted: bool = False
+
+
+REPORTS_SUBMITTED = TopicSpec("qm.reports.submitted.v1", events.ReportSubmitted, "unit_id", "submission")
+RETURNS_FILED = TopicSpec("qm.returns.filed.v1", events.ReturnFiled, "unit_id", "submission")
+REPORTS_VALIDATED = TopicSpec("qm.reports.validated.v1", events.ReportValidated, "unit_id", "validation")
+VALIDATION_DEAD_LETTERS = TopicSpec("qm.validation.dead-letters.v1", events.DeadLettered, "source_topic", "validation")
+TOTALS_CHANGED = TopicSpec("qm.totals.changed.v1", events.TotalsChanged, "-", "aggregation")
+RETURNS_STATUS = TopicSpec("qm.returns.status.v1", events.ReturnStatusChanged, "unit_id", "notification")
+ALERTS_RAISED = TopicSpec("qm.alerts.raised.v1", events.AlertRaised, "unit_id", "notification")
+
+ALL = (
+    REPORTS_SUBMITTED,
+    RETURNS_FILED,
+    REPORTS_VALIDATED,
+    VALIDATION_DEAD_LETTERS,
+    TOTALS_CHANGED,
+    RETURNS_STATUS,
+    ALERTS_RAISED,
+)
