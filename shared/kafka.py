@@ -86,3 +86,13 @@ async def publish(producer: AIOKafkaProducer, spec: topics.TopicSpec, event: Con
     if not isinstance(event, spec.value_type):
         raise TypeError(f"{spec.name} carries {spec.value_type.__name__}, not {type(event).__name__}")
     return await producer.send(spec.name, encode(event), key=record_key(spec, event))
+
+
+async def consume_batches(consumer: AIOKafkaConsumer, handle, max_records: int = 1000) -> None:
+    """At-least-once loop: hand each fetched batch to `handle(records)`, commit only after it returns."""
+    while True:
+        fetched = await consumer.getmany(timeout_ms=200, max_records=max_records)
+        records = [r for batch in fetched.values() for r in batch]
+        if records:
+            await handle(records)
+            await consumer.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from shared import topics
 from shared.settings import CommonSettings
 
 _fetch_max_wait_ms = 10
@@ -33,10 +34,23 @@ def new_faust_app(service: str, settings: CommonSettings, **overrides) -> faust.
         web_enabled=False,
         store="memory://",
         topic_partitions=settings.topic_partitions,
-        topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         producer_linger=0.002,
     )
     options.update(overrides)
     return faust.App(service, **options)
+
+
+def raw_topic(app: faust.App, spec: topics.TopicSpec) -> faust.TopicT:
+    """A faust topic of raw bytes: services decode with the contract models themselves, so a bad
+    record becomes a dead letter with a reason instead of a crashed agent."""
+    return app.topic(spec.name, key_serializer="raw", value_serializer="raw")
+
+
+def is_ready(app: faust.App) -> bool:
+    """Ready once the consumer holds partitions and no rebalance is in progress."""
+    try:
+        return bool(app.consumer.assignment()) and not app.rebalancing
+    except Exception:
+        return False

@@ -1,0 +1,1 @@
+"""The four services; each folder is one process, consumer group, metrics prefix and manifest."""

@@ -1,0 +1,3 @@
+from services.aggregation.app import main
+
+main()

@@ -1,0 +1,3 @@
+from services.submission.app import main
+
+main()

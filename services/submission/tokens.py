@@ -1,0 +1,43 @@
+"""Per-unit API tokens: issued once, stored only as a SHA-256 hash, revocable."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+
+Role = Literal["unit", "district", "office"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    unit_id: str
+    role: Role
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(pool: asyncpg.Pool, unit_id: str, role: Role = "unit") -> str:
+    token = f"qm_{secrets.token_urlsafe(32)}"
+    await pool.execute(
+        "INSERT INTO api_tokens (token_hash, unit_id, role) VALUES ($1, $2, $3)", hash_token(token), unit_id, role
+    )
+    return token
+
+
+async def revoke_tokens(pool: asyncpg.Pool, unit_id: str) -> int:
+    result = await pool.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE unit_id = $1 AND revoked_at IS NULL", unit_id
+    )
+    return int(result.split()[-1])
+
+
+async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
+    row = await pool.fetchrow(
+        "SELECT unit_id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", hash_token(token)
+    )
+    return Principal(row["unit_id"], row["role"]) if row else None

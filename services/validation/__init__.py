@@ -1,0 +1,1 @@
+"""Validation: checks each submitted report against the rule catalogue and emits a verdict."""

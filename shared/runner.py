@@ -1,0 +1,18 @@
+"""Start one service process: logging, then uvicorn serving the service's FastAPI app."""
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from shared.settings import CommonSettings
+
+
+def serve(app, settings: CommonSettings, port: int) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("faust").setLevel(logging.WARNING)
+    logging.getLogger("mode").setLevel(logging.WARNING)
+    uvicorn.run(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
