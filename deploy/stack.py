@@ -27,6 +27,8 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     broker_port: int | None = None
     db_port: int | None = None
+    external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    external_database: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -41,25 +43,24 @@ class Stack:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.service_env()["KAFKA_BOOTSTRAP_SERVERS"]
+        return self.broker.bootstrap if self.broker else self.external_kafka  # type: ignore[return-value]
 
     @property
     def database_url(self) -> str:
-        return self.service_env()["DATABASE_URL"]
+        return self.postgres.url if self.postgres else self.external_database  # type: ignore[return-value]
 
     def start_infra(self) -> None:
+        """Start the embedded broker and database where none is configured."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ and self.broker is None:
+        if self.external_kafka is None and self.broker is None:
             self.broker = EmbeddedBroker(port=self.broker_port or 9092, log_path=self.workdir / "broker.log").start()
-        if "DATABASE_URL" not in os.environ and self.postgres is None:
+        if self.external_database is None and self.postgres is None:
             self.postgres = EmbeddedPostgres(self.workdir / "pgdata", port=self.db_port or 5433).start()
 
     def service_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        if self.broker is not None:
-            env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap
-        if self.postgres is not None:
-            env["DATABASE_URL"] = self.postgres.url
+        env["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
+        env["DATABASE_URL"] = self.database_url
         env.update({f"QM_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
         env.update({f"QM_{name.upper()}_URL": self.url(name) for name in SERVICES})
         env.update(self.env)

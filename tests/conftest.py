@@ -1,0 +1,73 @@
+"""Shared fixtures: one real PostgreSQL server per session, a fresh database and a fresh Tansu
+broker per test that asks (Tansu starts in milliseconds), and the whole stack as processes."""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from deploy.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from deploy.stack import Stack
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """URL of a PostgreSQL server's maintenance database: DATABASE_URL, or an embedded server."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port(), database="postgres").start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def database_url(pg_server):
+    """A new, empty database on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+
+    async def create():
+        conn = await asyncpg.connect(pg_server)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    base, _, _ = pg_server.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def broker():
+    """A fresh, empty Tansu broker (or the configured external one, shared)."""
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield bootstrap
+        return
+    b = EmbeddedBroker(port=free_port()).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def make_stack(tmp_path, broker, database_url):
+    """Start all four services as processes on free ports against this test's broker and database."""
+    stacks: list[Stack] = []
+
+    def start(env: dict[str, str] | None = None, timeout: float = 90) -> Stack:
+        bootstrap = broker if isinstance(broker, str) else broker.bootstrap
+        stack = Stack.on_free_ports(
+            tmp_path / f"stack{len(stacks)}", env=dict(env or {}), external_kafka=bootstrap, external_database=database_url
+        )
+        stacks.append(stack)
+        return stack.start(timeout)
+
+    yield start
+    for stack in stacks:
+        stack.stop()
