@@ -52,14 +52,12 @@ def run(demo: bool = typer.Option(False, help="Also replay a simulated, accelera
 
 
 async def _issue(database_url: str, unit_id: str, role: str) -> str:
-    from services.submission.app import MIGRATIONS, SERVICE
-    from services.submission.tokens import issue_token
-    from shared import db
+    from shared import auth, db
 
     pool = await db.create_pool(database_url, attempts=4)
     try:
-        await db.migrate(pool, SERVICE, MIGRATIONS)
-        return await issue_token(pool, unit_id, role)  # type: ignore[arg-type]
+        await auth.migrate(pool)
+        return await auth.issue_token(pool, unit_id, role)  # type: ignore[arg-type]
     finally:
         await pool.close()
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import logging
 from typing import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth import Principal, authenticate
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,18 @@ def validation_issues(errors: list[dict]) -> list[dict]:
         msg = err.get("msg", "invalid value")
         out.append(issue("schema", f"{field or 'body'}: {msg}", f"字段 {field or '请求体'} 不符合要求：{msg}", field))
     return out
+
+
+async def principal(request: Request, authorization: str | None = Header(None), token: str | None = None) -> Principal:
+    """FastAPI dependency: the caller, from `Authorization: Bearer` or (for EventSource) `?token=`."""
+    scheme, _, bearer = (authorization or "").partition(" ")
+    presented = bearer.strip() if scheme.lower() == "bearer" else token
+    if not presented:
+        raise ApiError(401, issue("unauthorized", "Send Authorization: Bearer <token>.", "请在 Authorization 头中提供 Bearer 令牌。"))
+    found = await authenticate(request.app.state.pool, presented)
+    if found is None:
+        raise ApiError(401, issue("unauthorized", "Unknown or revoked token.", "令牌无效或已被吊销。"))
+    return found
 
 
 def create_api(service: str, *, lifespan, readiness: dict[str, ReadinessCheck], version: str = "1") -> FastAPI:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.aggregation import agents
 from services.aggregation.projection import Totals
 from services.aggregation.routes import router
-from shared import db, kafka
+from shared import auth, db, kafka
 from shared.runner import serve
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.streaming import is_ready, new_faust_app
@@ -31,6 +31,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         state = app.state
         state.pool = await db.create_pool(settings.database_url)
+        await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
         await kafka.ensure_topics(settings)
         state.stream = new_faust_app(SERVICE, settings)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.submission.outbox import OutboxRelay
 from services.submission.routes import router
-from shared import db, kafka
+from shared import auth, db, kafka
 from shared.runner import serve
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
@@ -30,6 +30,7 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
         state = app.state
         state.settings, state.clock, state.campaign = settings, settings.clock(), settings.campaign()
         state.pool = await db.create_pool(settings.database_url, max_size=10)
+        await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)

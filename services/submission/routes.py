@@ -4,14 +4,14 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.submission import store
-from services.submission.tokens import Principal, authenticate
 from shared.events import ActivityReport, ReportSubmitted, ReturnFiled, new_id
 from shared.refdata import metrics
-from shared.web import ApiError, issue
+from shared.auth import Principal
+from shared.web import ApiError, issue, principal
 
 router = APIRouter()
 
@@ -23,16 +23,6 @@ class ReportsRequest(BaseModel):
 class ReturnRequest(BaseModel):
     period_id: str
     note: Annotated[str, Field(max_length=2000)] = ""
-
-
-async def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, issue("unauthorized", "Send Authorization: Bearer <token>.", "请在 Authorization 头中提供 Bearer 令牌。"))
-    found = await authenticate(request.app.state.pool, token.strip())
-    if found is None:
-        raise ApiError(401, issue("unauthorized", "Unknown or revoked token.", "令牌无效或已被吊销。"))
-    return found
 
 
 def _unknown_metrics(reports: list[ActivityReport]) -> list[dict]:

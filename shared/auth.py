@@ -1,14 +1,24 @@
-"""Per-unit API tokens: issued once, stored only as a SHA-256 hash, revocable."""
+"""API tokens of units, districts and the office: issued once, stored only as a SHA-256 hash,
+revocable; every service authenticates readers and writers with them (shared table `api_tokens`)."""
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import asyncpg
 
+from shared import db
+
 Role = Literal["unit", "district", "office"]
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def migrate(pool: asyncpg.Pool) -> None:
+    """The token table is shared by every service; each applies these migrations at start-up."""
+    await db.migrate(pool, "auth", MIGRATIONS)
 
 
 @dataclass(frozen=True)
