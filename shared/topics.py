@@ -32,3 +32,8 @@ ALL = (
     RETURNS_STATUS,
     ALERTS_RAISED,
 )
+
+
+def epoch_marker(service: str) -> str:
+    """A topic only `service` creates: its absence means the broker forgot everything (Tansu restart)."""
+    return f"qm.epoch.{service}"
