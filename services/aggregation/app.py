@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.aggregation import agents
+from services.aggregation import agents, screen
 from services.aggregation.projection import Totals
 from services.aggregation.routes import router
 from shared import auth, db, kafka
@@ -52,6 +52,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
 
     app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": ready})
     app.include_router(router)
+    screen.mount(app)
     return app
 
 
