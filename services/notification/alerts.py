@@ -1,67 +1,90 @@
-"""Alert texts and the alert store: each alert raised once (by dedup key), acknowledgeable."""
+"""The alert store: each alert raised once (by dedup key), queued for delivery, acknowledgeable."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import asyncpg
 
-from shared.events import AlertRaised, ReportValidated, decode, encode, new_id
+from services.notification import delivery
+from services.notification.deadlines import PlannedAlert, recipients
+from shared.events import AlertRaised, ReportValidated, encode, new_id
+from shared.refdata import units
 
 
-def rejection_alert(verdict: ReportValidated, now: datetime) -> tuple[str, AlertRaised]:
+def rejection_alert(verdict: ReportValidated) -> PlannedAlert:
     reasons_zh = "；".join(i.message_zh for i in verdict.issues if i.severity == "error")
     reasons_en = "; ".join(i.message_en for i in verdict.issues if i.severity == "error")
     r = verdict.report
-    alert = AlertRaised(
-        received_at=verdict.received_at,
-        campaign_time=verdict.campaign_time,
-        alert_id=new_id(),
-        kind="rejection",
-        unit_id=verdict.unit_id,
-        raised_at=now,
-        message_zh=f"活动报告“{r.title}”（{r.report_id} 第{r.version}版）未通过校验：{reasons_zh}",
-        message_en=f"Report '{r.title}' ({r.report_id} v{r.version}) was rejected: {reasons_en}",
-        data={"report_id": r.report_id, "version": r.version, "submission_id": verdict.submission_id,
-              "issues": [i.model_dump() for i in verdict.issues]},
+    return PlannedAlert(
+        f"rejection:{verdict.source_event_id}", "rejection", verdict.unit_id, None,
+        f"活动报告“{r.title}”（{r.report_id} 第{r.version}版）未通过校验：{reasons_zh}",
+        f"Report '{r.title}' ({r.report_id} v{r.version}) was rejected: {reasons_en}",
+        {"report_id": r.report_id, "version": r.version, "submission_id": verdict.submission_id,
+         "issues": [i.model_dump() for i in verdict.issues], "recipients": recipients("rejection", units().get(verdict.unit_id))},
     )
-    return f"rejection:{verdict.source_event_id}", alert
 
 
-async def raise_alerts(pool: asyncpg.Pool, keyed: list[tuple[str, AlertRaised]]) -> list[AlertRaised]:
-    """Store alerts not raised before (by dedup key); return those still to publish."""
-    if not keyed:
-        return []
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(
+def to_event(planned: PlannedAlert, now: datetime) -> AlertRaised:
+    return AlertRaised(
+        received_at=time.time(), campaign_time=now, alert_id=new_id(), kind=planned.kind,  # type: ignore[arg-type]
+        unit_id=planned.unit_id, period_id=planned.period_id, raised_at=now,
+        message_zh=planned.message_zh, message_en=planned.message_en, data=planned.data,
+    )
+
+
+async def insert(conn: asyncpg.Connection, planned: list[PlannedAlert], now: datetime, channels: tuple[str, ...]) -> list[AlertRaised]:
+    """Store the alerts not raised before and queue their deliveries (call inside a transaction);
+    returns the alerts raised now."""
+    fresh = []
+    for p in planned:
+        a = to_event(p, now)
+        inserted = await conn.fetchval(
             """INSERT INTO alerts (alert_id, dedup_key, kind, unit_id, period_id, raised_at, message_zh, message_en, data, event)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedup_key) DO NOTHING""",
-            [
-                (a.alert_id, key, a.kind, a.unit_id, a.period_id, a.raised_at, a.message_zh, a.message_en, a.data, encode(a))
-                for key, a in keyed
-            ],
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedup_key) DO NOTHING RETURNING alert_id""",
+            a.alert_id, p.dedup_key, a.kind, a.unit_id, a.period_id, a.raised_at, a.message_zh, a.message_en, a.data, encode(a),
         )
-        rows = await conn.fetch(
-            "SELECT event FROM alerts WHERE dedup_key = ANY($1::text[]) AND NOT emitted", [k for k, _ in keyed]
-        )
-    return [decode(AlertRaised, r["event"]) for r in rows]
+        if inserted:
+            await delivery.enqueue(conn, a.alert_id, a.data.get("recipients", []), channels)
+            fresh.append(a)
+    return fresh
 
 
-async def mark_emitted(pool: asyncpg.Pool, alerts: list[AlertRaised]) -> None:
-    await pool.execute("UPDATE alerts SET emitted = true WHERE alert_id = ANY($1::text[])", [a.alert_id for a in alerts])
+def _view(r: asyncpg.Record) -> dict:
+    return {
+        "id": r["alert_id"], "kind": r["kind"], "unit_id": r["unit_id"], "period_id": r["period_id"],
+        "raised_at": r["raised_at"].isoformat(), "message_zh": r["message_zh"], "message_en": r["message_en"],
+        "acked": r["acked_at"] is not None, "acked_at": r["acked_at"].isoformat() if r["acked_at"] else None,
+        "acked_by": r["acked_by"], "data": r["data"],
+    }
 
 
-async def list_alerts(pool: asyncpg.Pool, unit_id: str | None, kind: str | None, acked: bool | None, limit: int) -> list[dict]:
+_COLUMNS = "alert_id, kind, unit_id, period_id, raised_at, message_zh, message_en, acked_at, acked_by, data"
+
+
+async def list_alerts(
+    pool: asyncpg.Pool, unit_id: str | None, kind: str | None, acked: bool | None, limit: int, visible: list[str] | None
+) -> list[dict]:
+    """Newest first; `visible` limits to those units (None: all), alerts about no unit are for everyone."""
     rows = await pool.fetch(
-        """SELECT alert_id, kind, unit_id, period_id, raised_at, message_zh, message_en, acked_at IS NOT NULL AS acked
-           FROM alerts
+        f"""SELECT {_COLUMNS} FROM alerts
            WHERE ($1::text IS NULL OR unit_id = $1) AND ($2::text IS NULL OR kind = $2)
              AND ($3::boolean IS NULL OR (acked_at IS NOT NULL) = $3)
+             AND ($5::text[] IS NULL OR unit_id IS NULL OR unit_id = ANY($5))
            ORDER BY raised_at DESC, alert_id LIMIT $4""",
-        unit_id, kind, acked, limit,
+        unit_id, kind, acked, limit, visible,
     )
-    return [
-        {"id": r["alert_id"], "kind": r["kind"], "unit_id": r["unit_id"], "period_id": r["period_id"],
-         "raised_at": r["raised_at"].isoformat(), "message_zh": r["message_zh"], "message_en": r["message_en"],
-         "acked": r["acked"]}
-        for r in rows
-    ]
+    return [_view(r) for r in rows]
+
+
+async def get(pool: asyncpg.Pool, alert_id: str) -> dict | None:
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id)
+    return _view(row) if row else None
+
+
+async def ack(pool: asyncpg.Pool, alert_id: str, by: str, at: datetime) -> dict | None:
+    """Acknowledge once (at campaign time `at`): a repeated ack keeps the first time and person."""
+    await pool.execute(
+        "UPDATE alerts SET acked_at = $3, acked_by = $2 WHERE alert_id = $1 AND acked_at IS NULL", alert_id, by, at
+    )
+    return await get(pool, alert_id)

@@ -1,4 +1,5 @@
-"""Composition root of the notification service: settings, connections, consumers, HTTP."""
+"""Composition root of the notification service: settings, connections, consumers, scheduler,
+delivery worker and HTTP."""
 from __future__ import annotations
 
 import asyncio
@@ -6,11 +7,18 @@ import contextlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
+from pydantic import Field
 
-from services.notification.handlers import VerdictHandler
+from services.notification import contacts
+from services.notification.delivery import Deliverer, DeliveryConfig
+from services.notification.handlers import TOPICS, EventHandler, consume
+from services.notification.outbox import Outbox
 from services.notification.routes import router
-from shared import auth, db, kafka, topics
+from services.notification.scheduler import Scheduler
+from shared import auth, db, kafka
+from shared.refdata import units
 from shared.runner import serve
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
@@ -22,6 +30,24 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class NotificationSettings(CommonSettings):
     model_config = service_config(SERVICE)
     port: int = DEFAULT_PORTS[SERVICE]
+    webhooks_file: Path | None = None  # QM_NOTIFICATION_WEBHOOKS_FILE: per-unit webhook and e-mail (contacts.py)
+    smtp_host: str | None = None  # no host: no e-mail
+    smtp_port: int = 25
+    smtp_from: str = "quality-month@localhost"
+    delivery_max_attempts: int = Field(6, ge=1)  # then the delivery is dead (status 'dead')
+    delivery_backoff_s: float = Field(2.0, gt=0)  # first retry after this, doubling each time
+    delivery_backoff_max_s: float = Field(600.0, gt=0)
+    delivery_timeout_s: float = Field(5.0, gt=0)
+    tick_max_s: float = Field(1.0, gt=0)  # the scheduler looks at the clock at least this often (real seconds)
+
+    def channels(self) -> tuple[str, ...]:
+        return ("webhook", "email") if self.smtp_host else ("webhook",)
+
+    def delivery(self) -> DeliveryConfig:
+        return DeliveryConfig(
+            self.delivery_max_attempts, self.delivery_backoff_s, self.delivery_backoff_max_s, self.delivery_timeout_s,
+            self.smtp_host, self.smtp_port, self.smtp_from,
+        )
 
 
 def create_app(settings: NotificationSettings) -> FastAPI:
@@ -29,30 +55,51 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         state = app.state
         state.clock, state.campaign = settings.clock(), settings.campaign()
+        book = contacts.load(settings.webhooks_file) if settings.webhooks_file else None
         state.pool = await db.create_pool(settings.database_url)
         await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        if book is not None:
+            await contacts.seed(state.pool, book)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
-        state.consumer = kafka.new_consumer(settings, topics.REPORTS_VALIDATED, group_id=SERVICE)
+        http = httpx.AsyncClient()
+        outbox = Outbox(state.pool, state.producer)
+        deliverer = Deliverer(state.pool, settings.delivery(), http)
+        state.scheduler = scheduler = Scheduler(
+            state.pool, outbox, state.clock, state.campaign, units(), settings.channels(),
+            on_alerts=deliverer.wake.set, max_sleep_s=settings.tick_max_s,
+        )
+        handler = EventHandler(
+            state.pool, outbox, state.clock, state.campaign, scheduler, settings.channels(), on_alerts=deliverer.wake.set
+        )
+        state.consumer = kafka.new_consumer(settings, *TOPICS, group_id=SERVICE)
         await state.consumer.start()
-        handler = VerdictHandler(state.pool, state.producer, state.clock)
-        task = asyncio.create_task(kafka.consume_batches(state.consumer, handler), name="verdicts")
+        state.caught_up = asyncio.Event()
+        tasks = [
+            asyncio.create_task(consume(state.consumer, handler, state.caught_up), name="events"),
+            asyncio.create_task(scheduler.run(state.caught_up), name="deadlines"),
+            asyncio.create_task(deliverer.run(), name="deliveries"),
+            asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, outbox.replay), name="broker-resets"),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await state.consumer.stop()
             await state.producer.stop()
+            await http.aclose()
             await state.pool.close()
 
     def ready() -> bool:
-        return bool(app.state.consumer.assignment())
+        return app.state.caught_up.is_set() and app.state.scheduler.ticks > 0
 
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"consumer": ready})
+    app = create_api(SERVICE, lifespan=lifespan, readiness={"deadlines": ready})
     app.include_router(router)
     return app
 

@@ -1,24 +1,59 @@
-"""HTTP routes of the notification service: alerts and the campaign clock."""
+"""HTTP routes of the notification service: return status, alerts (list, acknowledge), the clock."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from services.notification import alerts
+from services.notification import alerts, returns_store
+from shared.auth import Principal
+from shared.refdata import units
+from shared.web import ApiError, issue, principal
 
 router = APIRouter()
+Who = Annotated[Principal, Depends(principal)]
+_NOT_FOUND = ApiError(404, issue("not_found", "No such alert.", "未找到该提醒。"))
+
+
+def visible_units(who: Principal) -> list[str] | None:
+    """What a token may read: the office everything, a district its own units, a unit itself."""
+    if who.role == "office":
+        return None
+    if who.role == "district":
+        return sorted({who.unit_id} | {u.unit_id for u in units().values() if u.district_id == who.unit_id})
+    return [who.unit_id]
+
+
+@router.get("/v1/returns/status")
+async def get_returns_status(request: Request, who: Who, period_id: str | None = None):
+    campaign = request.app.state.campaign
+    if period_id is not None and campaign.period(period_id) is None:
+        ids = ", ".join(p.period_id for p in campaign.periods)
+        raise ApiError(422, issue("unknown_period", f"Unknown period; use one of {ids}.", f"未知报表期次，可选：{ids}。", "period_id"))
+    return {"returns": await returns_store.statuses(request.app.state.pool, period_id, visible_units(who))}
 
 
 @router.get("/v1/alerts")
 async def get_alerts(
     request: Request,
+    who: Who,
     unit_id: str | None = None,
     kind: Literal["reminder", "overdue", "escalation", "rejection", "milestone"] | None = None,
     acked: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ):
-    return {"alerts": await alerts.list_alerts(request.app.state.pool, unit_id, kind, acked, limit)}
+    found = await alerts.list_alerts(request.app.state.pool, unit_id, kind, acked, limit, visible_units(who))
+    return {"alerts": found}
+
+
+@router.post("/v1/alerts/{alert_id}/ack")
+async def ack_alert(alert_id: str, request: Request, who: Who):
+    state = request.app.state
+    found = await alerts.get(state.pool, alert_id)
+    visible = visible_units(who)
+    if found is None or (visible is not None and found["unit_id"] not in visible):
+        raise _NOT_FOUND
+    return await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now())
 
 
 @router.get("/v1/clock")

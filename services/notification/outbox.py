@@ -1,0 +1,44 @@
+"""Publishes stored transitions and alerts to Kafka once each (emitted flags), and replays them all
+after a broker reset; followers are idempotent, so a replay or a retried flush is harmless."""
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from shared import topics
+from shared.events import AlertRaised, ReturnStatusChanged, decode
+from shared.kafka import publish
+
+
+class Outbox:
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer):
+        self.pool, self.producer = pool, producer
+        self._lock = asyncio.Lock()  # two flushes at once would publish the same rows twice
+
+    async def flush(self) -> int:
+        """Publish what is stored but not yet acknowledged by the broker; returns how many."""
+        async with self._lock:
+            transitions = await self.pool.fetch("SELECT seq, event FROM return_transitions WHERE NOT emitted ORDER BY seq")
+            raised = await self.pool.fetch("SELECT alert_id, event FROM alerts WHERE NOT emitted ORDER BY raised_at, alert_id")
+            await self._send(transitions, raised)
+            await self.pool.execute("UPDATE return_transitions SET emitted = true WHERE seq = ANY($1::bigint[])", [r["seq"] for r in transitions])
+            await self.pool.execute("UPDATE alerts SET emitted = true WHERE alert_id = ANY($1::text[])", [r["alert_id"] for r in raised])
+            return len(transitions) + len(raised)
+
+    async def replay(self) -> None:
+        """Re-publish every return's current state and every alert (the broker forgot them)."""
+        async with self._lock:
+            transitions = await self.pool.fetch(
+                """SELECT DISTINCT ON (unit_id, period_id) seq, event FROM return_transitions
+                   ORDER BY unit_id, period_id, seq DESC"""
+            )
+            raised = await self.pool.fetch("SELECT alert_id, event FROM alerts ORDER BY raised_at, alert_id")
+            await self._send(sorted(transitions, key=lambda r: r["seq"]), raised)
+        await self.flush()
+
+    async def _send(self, transitions: list[asyncpg.Record], raised: list[asyncpg.Record]) -> None:
+        futures = [await publish(self.producer, topics.RETURNS_STATUS, decode(ReturnStatusChanged, r["event"])) for r in transitions]
+        futures += [await publish(self.producer, topics.ALERTS_RAISED, decode(AlertRaised, r["event"])) for r in raised]
+        await asyncio.gather(*futures)
