@@ -18,15 +18,22 @@ from shared.settings import DEFAULT_PORTS
 SERVICES = ("submission", "validation", "aggregation", "notification")
 
 
+def _env_port(name: str, default: int | None = None) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
 @dataclass
 class Stack:
     """Starts what is missing; `env` overrides (e.g. QM_CLOCK_START) reach every service."""
 
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
-    broker_port: int | None = None
-    db_port: int | None = None
+    # Ports may be chosen by environment (QM_<SERVICE>_PORT, QM_BROKER_PORT, QM_POSTGRES_PORT),
+    # e.g. to run a second stack beside one on the default ports.
+    ports: dict[str, int] = field(default_factory=lambda: {n: _env_port(f"QM_{n.upper()}_PORT", p) for n, p in DEFAULT_PORTS.items()})
+    broker_port: int | None = field(default_factory=lambda: _env_port("QM_BROKER_PORT"))
+    db_port: int | None = field(default_factory=lambda: _env_port("QM_POSTGRES_PORT"))
     external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     external_database: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
     broker: EmbeddedBroker | None = None
