@@ -1,13 +1,19 @@
-"""Composition root of the validation service: settings, connections, the faust stream, HTTP."""
+"""Composition root of the validation service: settings, catalogue, connections, the faust stream, HTTP."""
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
+import asyncpg
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from services.validation import agents
-from shared import db, kafka
+from services.validation import agents, store, telemetry
+from services.validation.catalogue import load_catalogue
+from services.validation.rules import RuleContext
+from shared import db, kafka, topics
 from shared.runner import serve
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.streaming import is_ready, new_faust_app
@@ -15,15 +21,21 @@ from shared.web import create_api
 
 SERVICE = "validation"
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 class ValidationSettings(CommonSettings):
     model_config = service_config(SERVICE)
     port: int = DEFAULT_PORTS[SERVICE]
     batch_size: int = 1000
+    # QM_VALIDATION_RULES_FILE: a YAML merged over the packaged rules.yaml (codes, severities, messages, thresholds).
+    rules_file: Path | None = None
 
 
 def create_app(settings: ValidationSettings) -> FastAPI:
+    # Load the catalogue here, not in the lifespan: a bad rules file stops the service at once.
+    ctx = RuleContext(catalogue=load_catalogue(settings.rules_file), campaign=settings.campaign())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state = app.state
@@ -33,17 +45,42 @@ def create_app(settings: ValidationSettings) -> FastAPI:
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
         state.stream = new_faust_app(SERVICE, settings)
-        agents.register(state.stream, state.pool, state.producer, settings.batch_size)
+        agents.register(state.stream, state.pool, state.producer, ctx, settings.batch_size)
         await state.stream.start()
+        state.resets = asyncio.create_task(
+            kafka.watch_broker_resets(settings, SERVICE, lambda: republish(state.pool, state.producer))
+        )
         try:
             yield
         finally:
+            state.resets.cancel()
+            with suppress(asyncio.CancelledError):
+                await state.resets
             await state.stream.stop()
             await state.producer.stop()
             await state.pool.close()
 
     app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": lambda: is_ready(app.state.stream)})
+    app.state.rules = ctx
     return app
+
+
+async def republish(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
+    """After a broker reset (Tansu forgets everything), send every stored verdict again, in the order
+    decided; each page counts as emitted once the broker has acknowledged it."""
+    await store.forget_emitted(pool)
+    sent = 0
+    async for page in store.verdict_pages(pool):
+        futures = [
+            await producer.send(topics.REPORTS_VALIDATED.name, event, key=unit_id.encode())
+            for _, unit_id, event in page
+        ]
+        await asyncio.gather(*futures)
+        await store.mark_emitted(pool, [event_id for event_id, _, _ in page])
+        sent += len(page)
+        telemetry.REPLAYED.inc(len(page))
+    log.info("validation: re-published %d stored verdicts after a broker reset", sent)
+    return sent
 
 
 def main() -> None:
