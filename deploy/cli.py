@@ -22,7 +22,10 @@ STATE_DIR = Path(os.environ.get("QM_STATE_DIR", ".qm"))
 @app.command()
 def run(demo: bool = typer.Option(False, help="Also replay a simulated, accelerated campaign.")) -> None:
     """Start broker, database, the four services and the big screen; Ctrl-C stops everything."""
-    stack = Stack(STATE_DIR)
+    from deploy.simulator import demo as demo_mode
+
+    stack = demo_mode.demo_stack(STATE_DIR) if demo else Stack(STATE_DIR)
+    player = None
     stopping = False
 
     def _stop(*_):
@@ -41,12 +44,17 @@ def run(demo: bool = typer.Option(False, help="Also replay a simulated, accelera
             console.print(f"  {name:<13} {stack.url(name)}")
         console.print(f"  big screen    {stack.url('aggregation')}/screen?token={office_token}")
         console.print(f"  office token  {office_token}")
-        console.print(f"  logs          {STATE_DIR}/*.log      Ctrl-C stops everything.")
+        console.print(f"  logs          {stack.workdir}/*.log      Ctrl-C stops everything.")
+        if demo:
+            console.print(f"  demo          September at x{demo_mode.SPEED}: about 10 minutes, then the final returns")
+            player = demo_mode.start_player(stack)
         signal.pause()
     except KeyboardInterrupt:
         pass
     finally:
         with console.status("stopping..."):
+            if player is not None:
+                demo_mode.stop_player(player)
             stack.stop()
         console.print("stopped.")
 
@@ -86,3 +94,20 @@ def issue_token_cmd(
         console.print(f"[red]cannot reach the database ({exc}); is the system running (make run)?[/]")
         raise typer.Exit(1)
     typer.echo(token)
+
+
+@app.command()
+def simulate(
+    scale: float = typer.Option(1.0, help="Activity volume; 1.0 is about the 2022 campaign's 1,000 activities."),
+    seed: int = typer.Option(2022, help="The same seed plays the same campaign."),
+    run_id: str = typer.Option(None, help="Prefix of report ids and idempotency keys (default: from the seed)."),
+    burst: bool = typer.Option(False, help="Send everything at once, ignoring the campaign clock (checks totals only)."),
+    check: bool = typer.Option(True, help="Compare the live system with the expected outcome at the end."),
+    check_timeout: float = typer.Option(60.0, help="Seconds to wait for the system to converge."),
+) -> None:
+    """Play the 56 units' systems over the HTTP API on the campaign clock, then check the outcome."""
+    from deploy.simulator.command import run_simulation
+
+    result = run_simulation(scale=scale, seed=seed, run_id=run_id, burst=burst, verify=check, check_timeout=check_timeout, console=console)
+    if result.played.problems() or (result.report is not None and not result.report.ok):
+        raise typer.Exit(1)
