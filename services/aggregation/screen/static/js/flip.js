@@ -4,18 +4,18 @@ import { groupDigits } from "./format.js";
 
 function digitNode(ch) {
   if (ch === ",") return el("span", { class: "sep" }, ",");
-  const node = el("div", { class: "digit" },
-    el("span", { class: "top" }, ch), el("span", { class: "bottom" }, ch),
-    el("span", { class: "ftop" }, ch), el("span", { class: "fbottom" }, ch));
+  // each half holds the whole glyph, offset and clipped, so the halves always line up
+  const half = (cls) => el("span", { class: cls }, el("b", {}, ch));
+  const node = el("div", { class: "digit" }, half("top"), half("bottom"), half("ftop"), half("fbottom"));
   node.lastChild.addEventListener("animationend", () => {
-    node.children[1].textContent = node.children[0].textContent;
+    node.children[1].firstChild.textContent = node.children[0].firstChild.textContent;
     node.classList.remove("flipping");
   });
   return node;
 }
 
 function flip(node, from, to) {
-  const [top, bottom, ftop, fbottom] = node.children;
+  const [top, bottom, ftop, fbottom] = [...node.children].map((half) => half.firstChild);
   top.textContent = to;
   bottom.textContent = from;
   ftop.textContent = from;

@@ -3,7 +3,7 @@ import { $, el } from "./dom.js";
 import { countdown, lateness, local, number, percent } from "./format.js";
 import { activityKey } from "./state.js";
 
-const FEED_ROWS = 5;
+const FEED_ROW_PX = 70;
 const OVERDUE_ROW_PX = 40;
 const RANK_ROW_PX = 44;
 const LATE = new Set(["overdue", "escalated"]);
@@ -14,7 +14,7 @@ export function renderFeed(state, ref, fresh) {
     list.replaceChildren(el("li", { class: "empty" }, "暂无已受理的活动"));
     return;
   }
-  list.replaceChildren(...state.latest.slice(0, FEED_ROWS).map((a) => {
+  list.replaceChildren(...state.latest.slice(0, Math.max(1, Math.floor(list.clientHeight / FEED_ROW_PX))).map((a) => {
     const when = a.campaign_time ? local(Date.parse(a.campaign_time), ref.tz) : null;
     const unitName = a.unit_name_zh || ref.unitName(a.unit_id);
     const district = a.district_id ? ref.unitName(a.district_id) : "";
@@ -118,9 +118,9 @@ export function renderOverdue(state, ref, now) {
   const fits = Math.max(1, Math.floor(list.clientHeight / OVERDUE_ROW_PX));
   const shown = late.length > fits ? late.slice(0, fits - 1) : late;
   const rows = shown.map((r) => el("li", { class: r.status, "data-unit": r.unit_id },
-    el("span", { class: "who" }, ref.unitName(r.unit_id)),
+    el("span", { class: "who" }, r.status === "escalated" ? el("span", { class: "tag esc" }, "督办") : null, ref.unitName(r.unit_id)),
     el("span", { class: "per" }, ref.periodLabel(r.period_id)),
-    el("span", { class: "late" }, `${r.status === "escalated" ? "督办·" : "逾期"}${lateness(r.lateMs)}`)));
+    el("span", { class: "late" }, lateness(r.lateMs))));
   if (shown.length < late.length) rows.push(el("li", {}, el("span", { class: "more" }, `……另有 ${late.length - shown.length} 个单位逾期`)));
   list.replaceChildren(...rows);
 }
