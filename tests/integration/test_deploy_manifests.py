@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,18 @@ def test_k8s_has_a_deployment_and_service_per_service_with_probes_and_shared_con
         assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(port, "http")]
     assert config["QM_HOST"] == "0.0.0.0"
     assert config["KAFKA_BOOTSTRAP_SERVERS"].split(":")[0] in by_kind["Service"]
+
+
+def test_one_image_holds_every_package_installed_non_editable_and_listens_beyond_loopback():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    joined = dockerfile.replace("\\\n", " ")  # continuation lines
+    instructions = [line.split(None, 1) for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+    assert instructions[0] == ["FROM", "python:3.11-slim"]
+    copied = {args.split()[0] for op, args in instructions if op == "COPY"}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert packages <= copied, f"packages not copied into the image: {packages - copied}"
+    assert any(op == "RUN" and "pip install ." in args and "-e" not in args.split() for op, args in instructions)
+    assert "QM_HOST=0.0.0.0" in dockerfile.replace(" ", "")
+    users = [args.strip() for op, args in instructions if op == "USER"]
+    assert users and users[-1] not in ("root", "0")
