@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import asyncpg
 
@@ -50,11 +50,11 @@ async def insert(conn: asyncpg.Connection, planned: list[PlannedAlert], now: dat
     return fresh
 
 
-def _view(r: asyncpg.Record) -> dict:
+def _view(r: asyncpg.Record, tz: tzinfo | None) -> dict:
     return {
         "id": r["alert_id"], "kind": r["kind"], "unit_id": r["unit_id"], "period_id": r["period_id"],
-        "raised_at": r["raised_at"].isoformat(), "message_zh": r["message_zh"], "message_en": r["message_en"],
-        "acked": r["acked_at"] is not None, "acked_at": r["acked_at"].isoformat() if r["acked_at"] else None,
+        "raised_at": r["raised_at"].astimezone(tz).isoformat(), "message_zh": r["message_zh"], "message_en": r["message_en"],
+        "acked": r["acked_at"] is not None, "acked_at": r["acked_at"].astimezone(tz).isoformat() if r["acked_at"] else None,
         "acked_by": r["acked_by"], "data": r["data"],
     }
 
@@ -63,7 +63,8 @@ _COLUMNS = "alert_id, kind, unit_id, period_id, raised_at, message_zh, message_e
 
 
 async def list_alerts(
-    pool: asyncpg.Pool, unit_id: str | None, kind: str | None, acked: bool | None, limit: int, visible: list[str] | None
+    pool: asyncpg.Pool, unit_id: str | None, kind: str | None, acked: bool | None, limit: int, visible: list[str] | None,
+    tz: tzinfo | None = None,
 ) -> list[dict]:
     """Newest first; `visible` limits to those units (None: all), alerts about no unit are for everyone."""
     rows = await pool.fetch(
@@ -74,17 +75,17 @@ async def list_alerts(
            ORDER BY raised_at DESC, alert_id LIMIT $4""",
         unit_id, kind, acked, limit, visible,
     )
-    return [_view(r) for r in rows]
+    return [_view(r, tz) for r in rows]
 
 
-async def get(pool: asyncpg.Pool, alert_id: str) -> dict | None:
+async def get(pool: asyncpg.Pool, alert_id: str, tz: tzinfo | None = None) -> dict | None:
     row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id)
-    return _view(row) if row else None
+    return _view(row, tz) if row else None
 
 
-async def ack(pool: asyncpg.Pool, alert_id: str, by: str, at: datetime) -> dict | None:
+async def ack(pool: asyncpg.Pool, alert_id: str, by: str, at: datetime, tz: tzinfo | None = None) -> dict | None:
     """Acknowledge once (at campaign time `at`): a repeated ack keeps the first time and person."""
     await pool.execute(
         "UPDATE alerts SET acked_at = $3, acked_by = $2 WHERE alert_id = $1 AND acked_at IS NULL", alert_id, by, at
     )
-    return await get(pool, alert_id)
+    return await get(pool, alert_id, tz)

@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.notification import contacts
+from services.notification import contacts, offsets
 from services.notification.delivery import Deliverer, DeliveryConfig
 from services.notification.handlers import TOPICS, EventHandler, consume
 from services.notification.outbox import Outbox
@@ -74,8 +74,10 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         handler = EventHandler(
             state.pool, outbox, state.clock, state.campaign, scheduler, settings.channels(), on_alerts=deliverer.wake.set
         )
-        state.consumer = kafka.new_consumer(settings, *TOPICS, group_id=SERVICE)
+        # No consumer group: one instance, positions in PostgreSQL (offsets.py), no join delay.
+        state.consumer = kafka.new_consumer(settings, group_id=None)
         await state.consumer.start()
+        await offsets.assign(state.consumer, state.pool, [t.name for t in TOPICS])
         state.caught_up = asyncio.Event()
         tasks = [
             asyncio.create_task(consume(state.consumer, handler, state.caught_up), name="events"),

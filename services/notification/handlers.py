@@ -7,7 +7,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from services.notification import alerts, metrics, milestones, returns_store
+from services.notification import alerts, metrics, milestones, offsets, returns_store
 from services.notification.outbox import Outbox
 from services.notification.scheduler import Scheduler
 from shared import topics
@@ -51,6 +51,7 @@ class EventHandler:
             if filings:
                 await returns_store.record_filings(conn, filings)
             fresh = await alerts.insert(conn, planned, now, self.channels)
+            await offsets.save(conn, records)
         for alert in fresh:
             metrics.ALERTS.labels(alert.kind).inc()
         if fresh:
@@ -61,14 +62,13 @@ class EventHandler:
 
 
 async def consume(consumer: AIOKafkaConsumer, handle, caught_up) -> None:
-    """At-least-once loop (commit after handling) that also sets `caught_up` the first time the
-    consumer has read everything its partitions held."""
+    """Read loop (`handle` stores positions with its effects, see offsets.py) that also sets
+    `caught_up` the first time the consumer has read everything its partitions held."""
     while True:
         fetched = await consumer.getmany(timeout_ms=200, max_records=1000)
         records = [r for batch in fetched.values() for r in batch]
         if records:
             await handle(records)
-            await consumer.commit()
         elif not caught_up.is_set() and (assigned := list(consumer.assignment())):
             ends = await consumer.end_offsets(assigned)
             if all([await consumer.position(tp) >= end for tp, end in ends.items()]):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Callable
 
 import asyncpg
@@ -66,7 +66,7 @@ async def evaluate(
     return step, fresh
 
 
-async def statuses(pool: asyncpg.Pool, period_id: str | None, visible: list[str] | None) -> list[dict]:
+async def statuses(pool: asyncpg.Pool, period_id: str | None, visible: list[str] | None, tz: tzinfo) -> list[dict]:
     """The contract's view: an escalated return shows as `overdue` with `escalated: true`."""
     rows = await pool.fetch(
         """SELECT * FROM return_states
@@ -74,14 +74,15 @@ async def statuses(pool: asyncpg.Pool, period_id: str | None, visible: list[str]
            ORDER BY due_at, period_id, unit_id""",
         period_id, visible,
     )
-    return [_status_view(r) for r in rows]
+    return [_status_view(r, tz) for r in rows]
 
 
-def _status_view(r: asyncpg.Record) -> dict:
+def _status_view(r: asyncpg.Record, tz: tzinfo) -> dict:
     return {
         "unit_id": r["unit_id"], "period_id": r["period_id"],
         "status": "overdue" if r["status"] == "escalated" else r["status"],
-        "due_at": r["due_at"].isoformat(), "filed_at": r["filed_at"].isoformat() if r["filed_at"] else None,
+        "due_at": r["due_at"].astimezone(tz).isoformat(),
+        "filed_at": r["filed_at"].astimezone(tz).isoformat() if r["filed_at"] else None,
         "escalated": r["escalated"],
     }
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -13,6 +14,11 @@ from shared.web import ApiError, issue, principal
 router = APIRouter()
 Who = Annotated[Principal, Depends(principal)]
 _NOT_FOUND = ApiError(404, issue("not_found", "No such alert.", "未找到该提醒。"))
+
+
+def _tz(request: Request) -> ZoneInfo:
+    """Times are shown in the campaign's zone (Asia/Shanghai), as the schedule is written."""
+    return ZoneInfo(request.app.state.campaign.timezone)
 
 
 def visible_units(who: Principal) -> list[str] | None:
@@ -30,7 +36,8 @@ async def get_returns_status(request: Request, who: Who, period_id: str | None =
     if period_id is not None and campaign.period(period_id) is None:
         ids = ", ".join(p.period_id for p in campaign.periods)
         raise ApiError(422, issue("unknown_period", f"Unknown period; use one of {ids}.", f"未知报表期次，可选：{ids}。", "period_id"))
-    return {"returns": await returns_store.statuses(request.app.state.pool, period_id, visible_units(who))}
+    found = await returns_store.statuses(request.app.state.pool, period_id, visible_units(who), _tz(request))
+    return {"returns": found}
 
 
 @router.get("/v1/alerts")
@@ -42,7 +49,7 @@ async def get_alerts(
     acked: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ):
-    found = await alerts.list_alerts(request.app.state.pool, unit_id, kind, acked, limit, visible_units(who))
+    found = await alerts.list_alerts(request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request))
     return {"alerts": found}
 
 
@@ -53,7 +60,7 @@ async def ack_alert(alert_id: str, request: Request, who: Who):
     visible = visible_units(who)
     if found is None or (visible is not None and found["unit_id"] not in visible):
         raise _NOT_FOUND
-    return await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now())
+    return await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now(), _tz(request))
 
 
 @router.get("/v1/clock")
