@@ -1,0 +1,87 @@
+"""(b) Latency from POST /v1/reports to the change on /v1/stream at a steady rate, one report per request.
+
+One unit sends them all, so its reports keep their order through every partitioned hop: report i
+is visible when the streamed city-wide `activities` reaches base + i.
+"""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+import httpx
+import orjson
+
+from benchmarks.workload import report
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _follow(client: httpx.AsyncClient, url: str, office: str, seen: list[tuple[float, int]], ready: asyncio.Event):
+    async with client.stream("GET", url, headers={"Authorization": f"Bearer {office}"}) as answer:
+        answer.raise_for_status()
+        event = None
+        async for line in answer.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event in ("snapshot", "totals"):
+                totals = orjson.loads(line[5:]).get("totals") or {}
+                seen.append((time.perf_counter(), int(totals.get("activities", 0))))
+                ready.set()
+
+
+async def submit_to_stream(stack, token: str, office: str, rate: float = 200, seconds: float = 20) -> dict:
+    submission, stream_url = stack.url("submission"), f"{stack.url('aggregation')}/v1/stream"
+    n = int(rate * seconds)
+    prefix = f"lat{int(time.time())}"
+    bodies = [orjson.dumps({"reports": [report(prefix, i)]}) for i in range(n)]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    seen: list[tuple[float, int]] = []
+    ready = asyncio.Event()
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as client:
+        follower = asyncio.create_task(_follow(client, stream_url, office, seen, ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 15)
+        except TimeoutError:
+            follower.cancel()
+            return {"error": "no snapshot on /v1/stream within 15 s"}
+        base = seen[-1][1]
+        sent_at: list[float] = [0.0] * n
+        statuses: list[int] = []
+
+        async def post(i: int) -> None:
+            sent_at[i] = time.perf_counter()
+            statuses.append((await client.post(f"{submission}/v1/reports", content=bodies[i], headers=headers)).status_code)
+
+        start = time.perf_counter()
+        posts = []
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            posts.append(asyncio.create_task(post(i)))
+        await asyncio.gather(*posts)
+        deadline = time.perf_counter() + 30
+        while (not seen or seen[-1][1] < base + n) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        follower.cancel()
+    latencies, j = [], 0
+    for i in range(n):
+        while j < len(seen) and seen[j][1] < base + i + 1:
+            j += 1
+        if j < len(seen):
+            latencies.append((seen[j][0] - sent_at[i]) * 1000)
+    return {
+        "rate_per_s": rate,
+        "reports": n,
+        "seen_on_stream": len(latencies),
+        "http_202": statuses.count(202),
+        "p50_ms": round(_percentile(latencies, 0.50), 1) if latencies else None,
+        "p99_ms": round(_percentile(latencies, 0.99), 1) if latencies else None,
+        "max_ms": round(max(latencies), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "stream_messages": len(seen),
+    }
