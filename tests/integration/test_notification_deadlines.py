@@ -170,8 +170,23 @@ async def test_on_time_reminded_overdue_escalated_late_and_a_restart_raises_noth
             await eventually(lambda: _at_least(app.state.scheduler, ticks + 2), what="two more scheduler ticks")
             after = await client.get("/v1/alerts", params={"limit": 1000}, headers=office)
             assert after.json() == before_restart.json()
-        assert len(await read_topic(broker.bootstrap, topics.ALERTS_RAISED)) == len(raised)
-        assert len(await read_topic(broker.bootstrap, topics.RETURNS_STATUS)) == len(statuses)
+            assert len(await read_topic(broker.bootstrap, topics.ALERTS_RAISED)) == len(raised)
+            assert len(await read_topic(broker.bootstrap, topics.RETURNS_STATUS)) == len(statuses)
+
+            # The memory-only broker restarts and forgets: every current state and alert is replayed.
+            await asyncio.to_thread(broker.stop)
+            await asyncio.to_thread(broker.start)
+            replayed = await eventually(
+                lambda: _at_least_n(read_topic(broker.bootstrap, topics.RETURNS_STATUS), len(units())),
+                timeout=30, what="return states replayed after a broker reset",
+            )
+            current = {s.unit_id: s.status for s in replayed}
+            assert current["samr"] == "filed_on_time" and current["pudong"] == "filed_late" and current["huangpu"] == "escalated"
+            assert len(replayed) == len(units())
+            again = await eventually(
+                lambda: _at_least_n(read_topic(broker.bootstrap, topics.ALERTS_RAISED), len(raised)), what="alerts replayed"
+            )
+            assert sorted(a.alert_id for a in again) == sorted(a.alert_id for a in raised)
     finally:
         await producer.stop()
 
@@ -179,6 +194,14 @@ async def test_on_time_reminded_overdue_escalated_late_and_a_restart_raises_noth
 async def _with_status(row_awaitable, status):
     row = await row_awaitable
     return row if row["status"] == status else None
+
+
+async def _at_least_n(items_awaitable, n):
+    try:
+        items = await items_awaitable
+    except Exception:  # the broker is still coming back
+        return None
+    return items if len(items) >= n else None
 
 
 async def _ready(client):
