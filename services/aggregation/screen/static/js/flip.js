@@ -8,7 +8,9 @@ function digitNode(ch) {
   const half = (cls) => el("span", { class: cls }, el("b", {}, ch));
   const node = el("div", { class: "digit" }, half("top"), half("bottom"), half("ftop"), half("fbottom"));
   node.lastChild.addEventListener("animationend", () => {
-    node.children[1].firstChild.textContent = node.children[0].firstChild.textContent;
+    // at rest every half shows the new digit: the flaps spring back unrotated once the class goes
+    const now = node.children[0].firstChild.textContent;
+    for (const half of node.children) half.firstChild.textContent = now;
     node.classList.remove("flipping");
   });
   return node;
