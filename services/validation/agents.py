@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def register(
-    app: faust.App, pool: asyncpg.Pool, producer: AIOKafkaProducer, ctx: RuleContext, batch: int = 1000
+    app: faust.App, pool: asyncpg.Pool, producer: AIOKafkaProducer, ctx: RuleContext,
+    batch: int = 1000, within_s: float = 0.05,
 ) -> None:
     source = raw_topic(app, topics.REPORTS_SUBMITTED)
 
@@ -35,7 +36,7 @@ def register(
 
     @app.agent(source, name="validate-reports")
     async def validate_reports(stream):
-        async for events in stream.take_events(batch, within=0.005):
+        async for events in stream.take_events(batch, within=within_s):
             records = [
                 handlers.Record(e.message.topic, e.message.partition, e.message.offset, e.value) for e in events
             ]
