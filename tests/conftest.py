@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -17,14 +19,18 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_server():
     """URL of a PostgreSQL server's maintenance database: DATABASE_URL, or an embedded server."""
     if url := os.environ.get("DATABASE_URL"):
         yield url
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port(), database="postgres").start()
+    # Not below pytest's tmp root: every pytest session that starts resets that root to 0700, which
+    # locks out the server's own system user while a concurrent session is mid-initdb.
+    home = Path(tempfile.mkdtemp(prefix="qm-test-pg-"))
+    server = EmbeddedPostgres(home / "data", port=free_port(), database="postgres").start()
     yield server.url
     server.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def test_ctrl_c_on_qm_run_leaves_no_process_and_no_port_behind(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env.update({f"QM_{name.upper()}_PORT": str(port) for name, port in ports.items()})
     env.update({k: str(v) for k, v in infra.items()})
-    env["QM_STATE_DIR"] = str(tmp_path / "state")
+    # The database runs as its own system user: keep its folder out of pytest's 0700 tmp root.
+    state = Path(tempfile.mkdtemp(prefix="qm-test-run-"))
+    env["QM_STATE_DIR"] = str(state / "state")
     # Its own process group, as a terminal gives a foreground job: Ctrl-C goes to the whole group.
     proc = subprocess.Popen(
         qm_command() + ["run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -84,3 +87,4 @@ def test_ctrl_c_on_qm_run_leaves_no_process_and_no_port_behind(tmp_path):
     busy = [port for port in [*ports.values(), *infra.values()] if not port_is_free(port)]
     assert not busy, f"ports still in use after Ctrl-C: {busy}"
     assert "stopped." in flat(output)
+    shutil.rmtree(state, ignore_errors=True)
