@@ -49,6 +49,7 @@ def build(noto_dir: Path) -> None:
     for weight in ("Regular", "Bold"):
         collection = TTCollection(str(noto_dir / f"NotoSansCJK-{weight}.ttc"))
         font = next(f for f in collection.fonts if f["name"].getDebugName(4).startswith("Noto Sans CJK SC"))
+        font.recalcTimestamp = False  # same input, same bytes: no churn in git on a rebuild
         options = subset.Options()
         options.flavor = "woff2"
         options.layout_features = ["kern", "palt", "tnum", "lnum"]
