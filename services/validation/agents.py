@@ -31,7 +31,7 @@ def register(
         futures += [await publish(producer, topics.VALIDATION_DEAD_LETTERS, d) for d in outcome.dead_letters]
         # Offsets are committed after this batch returns: everything must be on the broker first.
         await asyncio.gather(*futures)
-        await handlers.mark_emitted(pool, outcome.to_send)
+        await handlers.mark_emitted(pool, outcome)
         telemetry.observe(outcome, time.perf_counter() - started)
 
     @app.agent(source, name="validate-reports")

@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from services.validation import agents, store, telemetry
+from services.validation import agents, handlers, telemetry
 from services.validation.catalogue import load_catalogue
 from services.validation.rules import RuleContext
-from shared import db, kafka, topics
+from shared import db, kafka
 from shared.runner import serve
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.streaming import is_ready, new_faust_app
@@ -21,7 +18,6 @@ from shared.web import create_api
 
 SERVICE = "validation"
 MIGRATIONS = Path(__file__).parent / "migrations"
-log = logging.getLogger(__name__)
 
 
 class ValidationSettings(CommonSettings):
@@ -54,7 +50,7 @@ def create_app(settings: ValidationSettings) -> FastAPI:
         )
         await state.stream.start()
         state.resets = asyncio.create_task(
-            kafka.watch_broker_resets(settings, SERVICE, lambda: republish(state.pool, state.producer))
+            kafka.watch_broker_resets(settings, SERVICE, lambda: _republish(state))
         )
         try:
             yield
@@ -71,22 +67,8 @@ def create_app(settings: ValidationSettings) -> FastAPI:
     return app
 
 
-async def republish(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
-    """After a broker reset (Tansu forgets everything), send every stored verdict again, in the order
-    decided; each page counts as emitted once the broker has acknowledged it."""
-    await store.forget_emitted(pool)
-    sent = 0
-    async for page in store.verdict_pages(pool):
-        futures = [
-            await producer.send(topics.REPORTS_VALIDATED.name, event, key=unit_id.encode())
-            for _, unit_id, event in page
-        ]
-        await asyncio.gather(*futures)
-        await store.mark_emitted(pool, [event_id for event_id, _, _ in page])
-        sent += len(page)
-        telemetry.REPLAYED.inc(len(page))
-    log.info("validation: re-published %d stored verdicts after a broker reset", sent)
-    return sent
+async def _republish(state) -> None:
+    telemetry.REPLAYED.inc(await handlers.republish(state.pool, state.producer))
 
 
 def main() -> None:

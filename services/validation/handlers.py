@@ -1,16 +1,19 @@
 """Turns a batch of submitted-report records into verdicts, once each, and dead letters."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from services.validation import store
 from services.validation.rules import RuleContext
 from services.validation.verdicts import judge
+from shared import topics
 from shared.events import SCHEMA_VERSION, DeadLettered, ReportSubmitted, ReportValidated, decode
 
 log = logging.getLogger(__name__)
@@ -58,26 +61,27 @@ async def process(pool: asyncpg.Pool, ctx: RuleContext, records: list[Record]) -
     """Judge a batch against stored history in one transaction: a redelivered event finds its verdict
     stored and gets it back unchanged; only newly accepted verdicts write history."""
     decoded, dead = decode_records(records)
-    outcome = Outcome(dead_letters=dead)
-    if not decoded:
-        return outcome
+    outcome = Outcome()
+    stored: dict[str, tuple[bytes, bool]] = {}
+    decided: dict[str, ReportValidated] = {}
     async with pool.acquire() as conn, conn.transaction():
         await store.lock_batch(conn)
-        stored = await store.stored_verdicts(conn, [e.event_id for _, e in decoded])
-        fresh: dict[str, tuple[Record, ReportSubmitted]] = {}
-        for record, event in decoded:
-            if event.event_id not in stored:
-                fresh.setdefault(event.event_id, (record, event))
-        history = await store.load_history(conn, [e for _, e in fresh.values()])
-        decided: dict[str, ReportValidated] = {}
-        for record, event in fresh.values():
-            try:
-                decided[event.event_id] = judge(ctx, history, event)
-            except Exception as exc:  # a rule that trips over odd input must not stop the stream
-                log.exception("rule failure on %s/%s@%s", record.topic, record.partition, record.offset)
-                outcome.dead_letters.append(dead_letter(record, f"validation failed: {exc!r}"))
-        await store.save_verdicts(conn, list(decided.values()))
-        await store.save_history(conn, history)
+        if decoded:
+            stored = await store.stored_verdicts(conn, [e.event_id for _, e in decoded])
+            fresh: dict[str, tuple[Record, ReportSubmitted]] = {}
+            for record, event in decoded:
+                if event.event_id not in stored:
+                    fresh.setdefault(event.event_id, (record, event))
+            history = await store.load_history(conn, [e for _, e in fresh.values()])
+            for record, event in fresh.values():
+                try:
+                    decided[event.event_id] = judge(ctx, history, event)
+                except Exception as exc:  # a rule that trips over odd input must not stop the stream
+                    log.exception("rule failure on %s/%s@%s", record.topic, record.partition, record.offset)
+                    dead.append(dead_letter(record, f"validation failed: {exc!r}"))
+            await store.save_verdicts(conn, list(decided.values()))
+            await store.save_history(conn, history)
+        outcome.dead_letters = await store.save_dead_letters(conn, dead)
     outcome.decided = list(decided.values())
     sent: set[str] = set()
     for _, event in decoded:
@@ -92,5 +96,30 @@ async def process(pool: asyncpg.Pool, ctx: RuleContext, records: list[Record]) -
     return outcome
 
 
-async def mark_emitted(pool: asyncpg.Pool, verdicts: list[ReportValidated]) -> None:
-    await store.mark_emitted(pool, [v.source_event_id for v in verdicts])
+async def mark_emitted(pool: asyncpg.Pool, outcome: Outcome) -> None:
+    """The broker acknowledged the batch's verdicts and dead letters: redelivery will not resend them."""
+    await store.mark_emitted(pool, [v.source_event_id for v in outcome.to_send])
+    await store.mark_dead_letters_emitted(pool, [d.event_id for d in outcome.dead_letters])
+
+
+async def republish(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
+    """After a broker reset (Tansu forgets everything), send every stored verdict and dead letter
+    again, in the order decided; each page counts as emitted once the broker acknowledged it."""
+    await store.forget_emitted(pool)
+    sent = 0
+    async for page in store.verdict_pages(pool):
+        await _send_raw(producer, topics.REPORTS_VALIDATED, [(unit_id, event) for _, unit_id, event in page])
+        await store.mark_emitted(pool, [event_id for event_id, _, _ in page])
+        sent += len(page)
+    async for page in store.dead_letter_pages(pool):
+        await _send_raw(producer, topics.VALIDATION_DEAD_LETTERS, [(source, event) for _, source, event in page])
+        await store.mark_dead_letters_emitted(pool, [event_id for event_id, _, _ in page])
+        sent += len(page)
+    log.info("validation: re-published %d stored verdicts and dead letters after a broker reset", sent)
+    return sent
+
+
+async def _send_raw(producer: AIOKafkaProducer, spec: topics.TopicSpec, keyed: list[tuple[str, bytes]]) -> None:
+    # The stored bytes are the events exactly as first published: no decode and re-encode.
+    futures = [await producer.send(spec.name, event, key=key.encode()) for key, event in keyed]
+    await asyncio.gather(*futures)

@@ -1,6 +1,7 @@
 """PostgreSQL for validation: verdicts (the idempotency record) and history, a batch per query."""
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -8,7 +9,7 @@ import asyncpg
 import orjson
 
 from services.validation.history import Entry, History, Stat, title_key
-from shared.events import ReportSubmitted, ReportValidated, encode
+from shared.events import DeadLettered, ReportSubmitted, ReportValidated, decode, encode
 
 # Batches of concurrent workers take turns: history is read, judged against and written back.
 BATCH_LOCK = 7303
@@ -111,8 +112,9 @@ async def mark_emitted(pool: asyncpg.Pool, event_ids: list[str], emitted: bool =
 
 
 async def forget_emitted(pool: asyncpg.Pool) -> None:
-    """The broker lost every record: no verdict counts as emitted until it is sent again."""
+    """The broker lost every record: nothing counts as emitted until it is sent again."""
     await pool.execute("UPDATE verdicts SET emitted = false WHERE emitted")
+    await pool.execute("UPDATE dead_letters SET emitted = false WHERE emitted")
 
 
 async def verdict_pages(pool: asyncpg.Pool, page: int = 5000):
@@ -126,3 +128,43 @@ async def verdict_pages(pool: asyncpg.Pool, page: int = 5000):
             return
         last = rows[-1]["seq"]
         yield [(r["source_event_id"], r["unit_id"], r["event"]) for r in rows]
+
+
+async def save_dead_letters(conn: asyncpg.Connection, letters: list[DeadLettered]) -> list[DeadLettered]:
+    """Store dead letters; return those still to publish (new ones, or stored ones never acknowledged)."""
+    if not letters:
+        return []
+    hashes = [hashlib.sha256(d.raw.encode()).hexdigest() for d in letters]
+    rows = await conn.fetch(
+        """WITH incoming AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::bytea[])
+                   AS x(event_id, source_topic, source_partition, source_offset, raw_sha256, event)),
+           inserted AS (
+               INSERT INTO dead_letters (event_id, source_topic, source_partition, source_offset, raw_sha256, event)
+               SELECT * FROM incoming ON CONFLICT DO NOTHING RETURNING event)
+           SELECT event FROM inserted
+           UNION ALL
+           SELECT d.event FROM dead_letters d JOIN incoming i
+               USING (source_topic, source_partition, source_offset, raw_sha256) WHERE NOT d.emitted""",
+        [d.event_id for d in letters], [d.source_topic for d in letters], [d.partition for d in letters],
+        [d.offset for d in letters], hashes, [encode(d) for d in letters],
+    )
+    return [decode(DeadLettered, r["event"]) for r in rows]
+
+
+async def mark_dead_letters_emitted(pool: asyncpg.Pool, event_ids: list[str]) -> None:
+    if event_ids:
+        await pool.execute("UPDATE dead_letters SET emitted = true WHERE event_id = ANY($1::text[])", event_ids)
+
+
+async def dead_letter_pages(pool: asyncpg.Pool, page: int = 5000):
+    """Every stored dead letter in order, a page at a time: [(event_id, source_topic, event)]."""
+    last = 0
+    while True:
+        rows = await pool.fetch(
+            "SELECT seq, event_id, source_topic, event FROM dead_letters WHERE seq > $1 ORDER BY seq LIMIT $2", last, page
+        )
+        if not rows:
+            return
+        last = rows[-1]["seq"]
+        yield [(r["event_id"], r["source_topic"], r["event"]) for r in rows]

@@ -135,24 +135,29 @@ async def test_poison_records_are_dead_lettered_and_the_stream_goes_on(broker, d
         assert _metric((await _get(app, "/metrics")).text, "qm_validation_dead_letters_total") >= 2
 
 
-async def test_verdicts_are_published_again_after_the_broker_forgets(broker, database_url):
+async def test_verdicts_and_dead_letters_are_published_again_after_the_broker_forgets(broker, database_url):
     if isinstance(broker, str):
         pytest.skip("needs the embedded broker to restart")
     async with running(broker, database_url) as (app, settings, producer):
         event = submitted("pudong", report("survives-reset"))
-        async with Collector(settings, topics.REPORTS_VALIDATED) as verdicts:
-            await _send(producer, [event])
-            (before,) = await verdicts.wait_for(lambda seen: seen)
+        await (await producer.send(topics.REPORTS_SUBMITTED.name, b"poison", key=b"pudong"))
+        await _send(producer, [event])
+        async with Collector(settings, topics.REPORTS_VALIDATED) as verdicts, Collector(
+            settings, topics.VALIDATION_DEAD_LETTERS
+        ) as dead:
+            (verdict,) = await verdicts.wait_for(lambda seen: seen)
+            (letter,) = await dead.wait_for(lambda seen: seen)
         broker.stop()
         broker.start()  # Tansu is memory-only: topics and records are gone
-        async with Collector(settings, topics.REPORTS_VALIDATED) as verdicts:
-            found = await verdicts.wait_for(
-                lambda seen: [v for v in seen if v.source_event_id == event.event_id], what="the replayed verdict"
-            )
-        assert found[0] == before
+        async with Collector(settings, topics.REPORTS_VALIDATED) as verdicts, Collector(
+            settings, topics.VALIDATION_DEAD_LETTERS
+        ) as dead:
+            assert await verdicts.wait_for(lambda seen: seen, what="the replayed verdict") == [verdict]
+            assert await dead.wait_for(lambda seen: seen, what="the replayed dead letter") == [letter]
         conn = await asyncpg.connect(database_url)
         try:
             assert await conn.fetchval("SELECT bool_and(emitted) FROM verdicts")
+            assert await conn.fetchval("SELECT bool_and(emitted) FROM dead_letters")
         finally:
             await conn.close()
 
