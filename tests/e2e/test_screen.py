@@ -76,7 +76,10 @@ def test_screen_counts_live_escapes_titles_and_recovers(make_stack, database_url
     )
     assert page.get_attribute('#districts [data-key="pudong"]', "data-value") == "3"
     page.wait_for_selector("#feed .what >> text=浦东新区质量开放日")
-    print(f"counter changed {seen_after:.2f} s after the report was posted")
+    # The issue asks for a change within a second of acceptance; this bound only catches gross
+    # regressions on a loaded machine (measured here: 0.2 to 0.5 s from the POST, validation included).
+    (SHOTS / "latency.txt").write_text(f"counter changed {seen_after:.2f} s after the report was posted\n")
+    assert seen_after < 3
     page.screenshot(path=SHOTS / "02-counter-changed.png")
 
     # A hostile title is shown as text: no element made from it, no dialog, no request for it.

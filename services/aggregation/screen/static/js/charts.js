@@ -24,6 +24,14 @@ export function renderBars(container, rows, { valueType = "count" } = {}) {
   while (container.children.length > ordered.length) container.lastChild.remove();
 }
 
+/** The smallest 4 x (1, 2 or 5 x 10^k) at or above `value`, so the four gridlines get round labels. */
+function niceMax(value) {
+  const quarter = Math.max(1, value / 4);
+  const power = 10 ** Math.floor(Math.log10(quarter));
+  const nice = [1, 2, 5, 10].map((m) => m * power).find((n) => n >= quarter);
+  return nice * 4;
+}
+
 /** days: [{day, label, value, state: "past"|"today"|"future"}]; sized to the container. */
 export function renderTrend(container, days) {
   const width = Math.max(200, container.clientWidth);
@@ -31,19 +39,20 @@ export function renderTrend(container, days) {
   const pad = { left: 56, right: 10, top: 28, bottom: 30 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
-  const max = Math.max(1, ...days.map((d) => d.value));
+  const max = niceMax(Math.max(...days.map((d) => d.value)));
   const step = plotW / Math.max(1, days.length);
   const nodes = [];
   for (let i = 0; i <= 4; i += 1) {
     const y = pad.top + plotH - (plotH * i) / 4;
     nodes.push(svg("line", { class: "grid-line", x1: pad.left, x2: width - pad.right, y1: y, y2: y }));
-    nodes.push(svg("text", { class: "axis", x: pad.left - 8, y: y + 6, "text-anchor": "end" }, number(Math.round((max * i) / 4))));
+    nodes.push(svg("text", { class: "axis", x: pad.left - 8, y: y + 6, "text-anchor": "end" }, number((max * i) / 4)));
   }
   let peak = null;
   days.forEach((d, i) => {
     const h = (d.value / max) * plotH;
     const x = pad.left + i * step + step * 0.15;
     const cls = d.state === "today" ? "col today" : d.state === "future" ? "col future" : "col";
+    if (d.state === "today") nodes.push(svg("rect", { class: "today-band", x: pad.left + i * step, y: pad.top, width: step, height: plotH }));
     nodes.push(svg("rect", { class: cls, x, y: pad.top + plotH - Math.max(h, d.state === "future" ? 3 : 0), width: step * 0.7, height: Math.max(h, d.state === "future" ? 3 : 0), rx: 2 }));
     if (i % 5 === 0 || i === days.length - 1) {
       nodes.push(svg("text", { class: "axis", x: x + step * 0.35, y: height - 6, "text-anchor": "middle" }, d.label));

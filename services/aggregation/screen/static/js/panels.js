@@ -95,6 +95,7 @@ export function renderRate(state, ref, now) {
   const due = local(Date.parse(current.due_at), ref.tz);
   $("rate-period").textContent = `${current.label_zh} · ${passed ? "已截止" : `${due.md} ${due.hm} 截止`}`;
   $("rate-value").textContent = percent(c.rate);
+  $("rate-value").className = `rate-value ${c.rate >= 0.9 ? "good" : c.rate >= 0.6 ? "fair" : passed ? "poor" : "fair"}`;
   $("rate-value").dataset.period = current.period_id;
   const filed = (c.filed_on_time || 0) + (c.filed_late || 0);
   $("rate-detail").textContent = `已报 ${filed} / ${c.expected ?? "--"} · 逾期 ${c.overdue ?? 0}`;
