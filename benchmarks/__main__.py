@@ -31,6 +31,8 @@ async def _measure(stack: Stack, sizes: dict, results: dict) -> None:
     tokens, office = await issue_tokens(stack.database_url, unit_ids())
     _log(f"(b) latency at 200 reports/s for {sizes['latency_s']} s")
     results["b_submit_to_stream_latency"] = await latency.submit_to_stream(stack, tokens["pudong"], office, 200, sizes["latency_s"])
+    _log("(b') the same at 20 reports/s, for what one request costs when nothing queues")
+    results["b_latency_at_20_per_s"] = await latency.submit_to_stream(stack, tokens["huangpu"], office, 20, sizes["latency_s"])
     _log(f"(a) end-to-end throughput, {sizes['reports']:,} reports")
     results["a_end_to_end_throughput"] = await throughput.end_to_end(stack, tokens, office, sizes["reports"])
     results["d_rss_after_throughput_mb"] = memory.stack_memory(stack)

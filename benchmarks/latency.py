@@ -20,17 +20,24 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _follow(client: httpx.AsyncClient, url: str, office: str, seen: list[tuple[float, int]], ready: asyncio.Event):
-    async with client.stream("GET", url, headers={"Authorization": f"Bearer {office}"}) as answer:
-        answer.raise_for_status()
-        event = None
-        async for line in answer.aiter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event in ("snapshot", "totals"):
-                totals = orjson.loads(line[5:]).get("totals") or {}
-                seen.append((time.perf_counter(), int(totals.get("activities", 0))))
-                ready.set()
+async def _follow(url: str, office: str, seen: list[tuple[float, int]], ready: asyncio.Event, errors: list[str]):
+    """Follow the stream, reconnecting if it drops (as EventSource would); record each city-wide count."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
+        while True:
+            try:
+                async with client.stream("GET", url, headers={"Authorization": f"Bearer {office}"}) as answer:
+                    answer.raise_for_status()
+                    event = None
+                    async for line in answer.aiter_lines():
+                        if line.startswith("event:"):
+                            event = line[6:].strip()
+                        elif line.startswith("data:") and event in ("snapshot", "totals"):
+                            totals = orjson.loads(line[5:]).get("totals") or {}
+                            seen.append((time.perf_counter(), int(totals.get("activities", 0))))
+                            ready.set()
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(0.1)
 
 
 async def submit_to_stream(stack, token: str, office: str, rate: float = 200, seconds: float = 20) -> dict:
@@ -41,8 +48,10 @@ async def submit_to_stream(stack, token: str, office: str, rate: float = 200, se
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     seen: list[tuple[float, int]] = []
     ready = asyncio.Event()
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as client:
-        follower = asyncio.create_task(_follow(client, stream_url, office, seen, ready))
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60, pool=None), limits=limits) as client:
+        follower = asyncio.create_task(_follow(stream_url, office, seen, ready, errors))
         try:
             await asyncio.wait_for(ready.wait(), 15)
         except TimeoutError:
@@ -54,7 +63,10 @@ async def submit_to_stream(stack, token: str, office: str, rate: float = 200, se
 
         async def post(i: int) -> None:
             sent_at[i] = time.perf_counter()
-            statuses.append((await client.post(f"{submission}/v1/reports", content=bodies[i], headers=headers)).status_code)
+            try:
+                statuses.append((await client.post(f"{submission}/v1/reports", content=bodies[i], headers=headers)).status_code)
+            except httpx.HTTPError as exc:
+                errors.append(f"POST: {type(exc).__name__}: {exc}")
 
         start = time.perf_counter()
         posts = []
@@ -84,4 +96,6 @@ async def submit_to_stream(stack, token: str, office: str, rate: float = 200, se
         "max_ms": round(max(latencies), 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
         "stream_messages": len(seen),
+        "errors": sorted(set(errors))[:5],
+        "stream_drops": sum(1 for e in errors if not e.startswith("POST")),
     }

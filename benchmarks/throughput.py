@@ -8,6 +8,24 @@ import httpx
 import orjson
 
 from benchmarks.workload import batches
+from shared import db
+
+# Where each stage leaves its mark in PostgreSQL: sampled to show which stage bounds the whole.
+STAGES = {
+    "submission_relayed": "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL",
+    "validation_decided": "SELECT count(*) FROM verdicts",
+    "aggregation_stored": "SELECT count(*) FROM ledger",
+}
+
+
+async def _stage_counts(pool) -> dict[str, int | None]:
+    out = {}
+    for name, sql in STAGES.items():
+        try:
+            out[name] = await pool.fetchval(sql)
+        except Exception:  # a table another version of a service names differently: not sampled
+            out[name] = None
+    return out
 
 
 async def city_activities(client: httpx.AsyncClient, aggregation: str, office: str) -> int:
@@ -23,6 +41,9 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
     # Bodies are encoded up front: the client shares the 2 cores with the system it measures.
     bodies = [(units[i % len(units)], orjson.dumps({"reports": b})) for i, b in enumerate(batches(f"tp{int(time.time())}", count, batch))]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    pool = await db.create_pool(stack.database_url)
+    stage_base = await _stage_counts(pool)
+    stage_done: dict[str, float] = {}
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         base = await city_activities(client, aggregation, office)
         semaphore = asyncio.Semaphore(concurrency)
@@ -47,7 +68,11 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
         while seen < base + count and time.perf_counter() - started < timeout:
             await asyncio.sleep(0.1)
             seen = await city_activities(client, aggregation, office)
+            for name, value in (await _stage_counts(pool)).items():
+                if value is not None and name not in stage_done and value - (stage_base[name] or 0) >= count:
+                    stage_done[name] = round(time.perf_counter() - started, 2)
         done = time.perf_counter()
+    await pool.close()
     return {
         "reports": count,
         "batch_size": batch,
@@ -58,4 +83,5 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
         "end_to_end_reports_per_s": round((seen - base) / (done - started)),
         "complete": seen >= base + count,
         "retried_requests": refused,
+        "stage_done_after_s": stage_done,
     }

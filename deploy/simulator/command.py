@@ -33,13 +33,13 @@ class Simulation:
 
 async def simulate(
     *, database_url: str | None = None, endpoints: Endpoints | None = None, seed: int = 2022, scale: float = 1.0,
-    run_id: str | None = None, burst: bool = False, verify: bool = True, show_progress: bool = True,
+    run_id: str | None = None, active_units: int | None = None, burst: bool = False, verify: bool = True, show_progress: bool = True,
     check_timeout: float = 60, console: Console | None = None,
 ) -> Simulation:
     settings = CommonSettings()
     endpoints = endpoints or default_endpoints()
     all_units = units()
-    plan = build_plan(settings.campaign(), all_units, seed=seed, scale=scale, run_id=run_id)
+    plan = build_plan(settings.campaign(), all_units, seed=seed, scale=scale, run_id=run_id, active_units=active_units)
     say = (console or Console()).print
     say(f"plan: {len(plan.actions)} requests from {sum(p != 'silent' for p in plan.profiles.values())} units, "
         f"{plan.starts_at:%Y-%m-%d %H:%M} to {plan.settles_at:%Y-%m-%d %H:%M} campaign time (seed {seed}, scale {scale})")

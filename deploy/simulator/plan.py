@@ -66,14 +66,19 @@ class Plan:
         return max(self.actions[-1].at, last_escalation) + RETURN_MARGIN
 
 
-def build_plan(campaign: Campaign, units: dict[str, Unit], seed: int = 2022, scale: float = 1.0, run_id: str | None = None) -> Plan:
-    """The whole campaign, deterministic for a given seed, scale and run id."""
-    return _Planner(campaign, units, seed, scale, run_id or f"s{seed}").build()
+def build_plan(
+    campaign: Campaign, units: dict[str, Unit], seed: int = 2022, scale: float = 1.0, run_id: str | None = None,
+    active_units: int | None = None,
+) -> Plan:
+    """The whole campaign, deterministic for a given seed, scale and run id; `active_units` keeps only
+    that many units' systems playing (the others stay silent: every return of theirs is missed)."""
+    return _Planner(campaign, units, seed, scale, run_id or f"s{seed}", active_units).build()
 
 
 class _Planner:
-    def __init__(self, campaign: Campaign, units: dict[str, Unit], seed: int, scale: float, run_id: str):
+    def __init__(self, campaign: Campaign, units: dict[str, Unit], seed: int, scale: float, run_id: str, active: int | None):
         self.campaign, self.units, self.seed, self.scale, self.run_id = campaign, units, seed, scale, run_id
+        self.active = len(units) if active is None else active
         self.rng = random.Random(f"{seed}:{scale}:{run_id}")
         self.tz = ZoneInfo(campaign.timezone)
         self.actions: list[Action] = []
@@ -93,6 +98,8 @@ class _Planner:
         profiles = {u: "diligent" for u in ids}
         for u, p in zip(order, ["silent", "silent", "no_returns", "dropout"] + ["sloppy"] * 6):
             profiles[u] = p
+        for u in order[self.active:]:
+            profiles[u] = "silent"
         submitted = self.activities(ids, profiles)
         self.derived(submitted, profiles)
         behaviours = self.returns(ids, profiles, [u for u in order if profiles[u] == "sloppy"])
@@ -250,7 +257,7 @@ class _Planner:
         reminder, escalation = due - self.campaign.reminder_before, due + self.campaign.escalation_after
         m = RETURN_MARGIN
         windows = {
-            "prompt": (self.at(period.ends_on, 10), reminder - 2 * m),
+            "prompt": (self.at(period.ends_on, 8), reminder - m),
             "after_reminder": (reminder + m, due - m),
             "late": (due + m, escalation - m),
             "very_late": (escalation + m, escalation + 3 * m),
