@@ -94,3 +94,13 @@ def test_alerts_and_statuses_follow_when_returns_are_filed(plan):
 def test_money_is_kept_exact_in_hundredths():
     assert scaled("profit_added", 0.29) == 29 and scaled("profit_added", 1.1) == 110
     assert scaled("participants", 7) == 7
+
+
+def test_only_the_active_units_play_and_the_rest_owe_every_return():
+    plan = build_plan(load_campaign(), units(), seed=7, scale=0.2, active_units=24)
+    playing = {a.unit_id for a in plan.actions}
+    assert len(playing) <= 24 and len(plan.profiles) == 56
+    expected = expected_outcome(plan, units())
+    silent = [u for u, p in plan.profiles.items() if p == "silent"]
+    assert len(silent) == 32 + 2
+    assert all(expected.returns[(u, p.period_id)] == "overdue" for u in silent for p in plan.campaign.periods)
