@@ -30,6 +30,13 @@ def flat(lines: list[str]) -> str:
     return " ".join("".join(lines).split())
 
 
+def kill_leftovers(state: Path) -> None:
+    """After a failure, do not leave a database behind (it runs in its own session, out of the group)."""
+    for p in psutil.process_iter(["cmdline"]):
+        if str(state) in " ".join(p.info["cmdline"] or []):
+            p.kill()
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -76,15 +83,19 @@ def test_ctrl_c_on_qm_run_leaves_no_process_and_no_port_behind(tmp_path):
 
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0, "".join(output)
-    finally:
+    except BaseException:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        kill_leftovers(state)
+        raise
     reader.join(timeout=5)
 
     _, alive = psutil.wait_procs(started, timeout=10)
-    assert not alive, f"left running after Ctrl-C: {[(p.pid, p.cmdline()) for p in alive]}"
     busy = [port for port in [*ports.values(), *infra.values()] if not port_is_free(port)]
+    leftovers = [(p.pid, " ".join(filter(None, p.cmdline()))[:160]) for p in alive]
+    kill_leftovers(state)
+    assert not leftovers, f"left running after Ctrl-C: {leftovers}"
     assert not busy, f"ports still in use after Ctrl-C: {busy}"
     assert "stopped." in flat(output)
     shutil.rmtree(state, ignore_errors=True)
