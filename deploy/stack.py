@@ -68,6 +68,7 @@ class Stack:
         env = dict(os.environ)
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
         env["DATABASE_URL"] = self.database_url
+        env["QM_STATE_DIR"] = str(self.workdir)
         env.update({f"QM_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
         env.update({f"QM_{name.upper()}_URL": self.url(name) for name in SERVICES})
         env.update(self.env)

@@ -36,6 +36,7 @@ class CommonSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(10, ge=1, validation_alias=_env("QM_FETCH_MAX_WAIT_MS"))
     log_level: str = Field("info", validation_alias=_env("QM_LOG_LEVEL"))
     host: str = Field("127.0.0.1", validation_alias=_env("QM_HOST"))
+    state_dir: Path = Field(Path(".qm"), validation_alias=_env("QM_STATE_DIR"))
 
     @field_validator("clock_start")
     @classmethod

@@ -33,6 +33,7 @@ def new_faust_app(service: str, settings: CommonSettings, **overrides) -> faust.
         broker_heartbeat_interval=1,
         web_enabled=False,
         store="memory://",
+        datadir=str(settings.state_dir / "faust" / service),
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,

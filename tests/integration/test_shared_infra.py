@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 
 import asyncpg
 
@@ -24,8 +26,10 @@ async def test_migrations_apply_once_even_when_services_start_together(database_
             await p.close()
 
 
-def test_embedded_postgres_keeps_data_across_restarts(tmp_path):
-    server = EmbeddedPostgres(tmp_path / "data", port=free_port()).start()
+def test_embedded_postgres_keeps_data_across_restarts():
+    # Not under pytest's tmp root: a concurrent pytest session resets it to 0700, locking out
+    # the database's own system user.
+    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="qm-pg-")) / "data", port=free_port()).start()
 
     async def query(sql: str):
         conn = await asyncpg.connect(server.url)
