@@ -26,6 +26,8 @@ def new_faust_app(service: str, settings: CommonSettings, **overrides) -> faust.
     """A faust app for one service: its name is the consumer group; HTTP is served by FastAPI instead."""
     global _fetch_max_wait_ms
     _fetch_max_wait_ms = settings.fetch_max_wait_ms
+    # faust creates its data folder without parents.
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     options = dict(
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         # Tansu: the first group join takes about half the session timeout.
