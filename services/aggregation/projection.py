@@ -1,75 +1,125 @@
-"""The live totals: a faust table kept equal to the ledger's sums, plus how fresh they are."""
+"""The live totals: a faust table kept equal to the ledger's sums, plus how fresh they are and the
+newest accepted activities."""
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 import faust
 
 from services.aggregation import store
-from services.aggregation.totals import CITY, TotalKey, apply_verdicts, unscale
+from services.aggregation.totals import CITY, Entry, TotalKey, apply_verdicts, expand, unscale, unscale_exact
 from shared.events import ReportValidated
 
 SEP = "\x1f"
+Group = tuple[str, str, str]  # (scope, dimension, group)
 
 
 def _table_key(key: TotalKey) -> str:
     return SEP.join(key)
 
 
+@dataclass
+class Change:
+    """What one batch changed: the groups whose totals moved and the newly accepted activities."""
+
+    groups: set[Group] = field(default_factory=set)
+    activities: list[Entry] = field(default_factory=list)
+    applied: int = 0  # verdicts that changed the ledger (the rest were stale, redelivered or rejected)
+
+
 class Totals:
     """Owns the totals table; every change goes through `apply` or `reconcile`, under one lock."""
 
-    def __init__(self, app: faust.App, pool: asyncpg.Pool):
+    def __init__(self, app: faust.App, pool: asyncpg.Pool, recent: int = 100):
         # use_partitioner: batches update the table outside faust's per-event context.
         self.table = app.Table("totals", default=int, use_partitioner=True, partitions=1)
         self.pool = pool
         self.lock = asyncio.Lock()
         self.as_of: datetime | None = None
         self.lag_s: float | None = None
-        self.listeners: list[asyncio.Queue] = []
+        self.recent_size = recent
+        self.recent: list[Entry] = []  # newest first
+        # (scope, dimension) -> group -> metrics ever set: reads touch only keys that may hold a value.
+        self.index: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
 
-    async def apply(self, verdicts: list[ReportValidated]) -> dict[TotalKey, int]:
+    async def apply(self, verdicts: list[ReportValidated]) -> Change:
         """Fold a batch of verdicts into ledger and totals; the ledger commit makes redelivery harmless."""
         async with self.lock:
             async with self.pool.acquire() as conn, conn.transaction():
                 keys = {(v.unit_id, v.report.report_id) for v in verdicts}
                 ledger = await store.load_entries(conn, keys)
-                deltas, changed = apply_verdicts(ledger, verdicts)
+                cells, changed = apply_verdicts(ledger, verdicts)
                 await store.save_entries(conn, list(changed.values()))
-            for key, delta in deltas.items():
-                self.table[_table_key(key)] += delta
+            change = Change()
+            for key, delta in expand(cells).items():
+                table_key = _table_key(key)
+                self.table[table_key] = self.table.get(table_key, 0) + delta
+                scope, dim, group, metric = key
+                self.index[(scope, dim)][group].add(metric)
+                change.groups.add((scope, dim, group))
+            self._remember(changed.values(), change)
             if verdicts:
                 newest = max(verdicts, key=lambda v: v.received_at)
-                self.as_of = max(self.as_of or newest.campaign_time, newest.campaign_time)
-                self.lag_s = round(time.time() - newest.received_at, 3)
-        return deltas
+                newest_time = max(v.campaign_time for v in verdicts)
+                self.as_of = max(self.as_of, newest_time) if self.as_of else newest_time
+                self.lag_s = round(max(0.0, time.time() - newest.received_at), 3)
+        return change
 
-    async def reconcile(self) -> None:
+    def _remember(self, entries, change: Change) -> None:
+        entries = sorted(entries, key=lambda e: e.campaign_time, reverse=True)
+        gone = {(e.unit_id, e.report_id) for e in entries}
+        change.applied = len(entries)
+        change.activities = [e for e in entries if not e.withdrawn]
+        kept = [e for e in self.recent if (e.unit_id, e.report_id) not in gone]
+        self.recent = (change.activities + kept)[: self.recent_size]
+
+    async def reconcile(self) -> Change:
         """Make the table equal the ledger's sums (after a restart, or a broker that forgot all)."""
+        change = Change()
         async with self.lock:
-            truth = {_table_key(k): v for k, v in (await store.rebuild_totals(self.pool)).items()}
+            truth = expand(await store.rebuild_cells(self.pool))
+            wanted = {_table_key(k): v for k, v in truth.items()}
             for key in list(self.table.keys()):
-                if key not in truth and self.table[key]:
+                if key not in wanted and self.table.get(key, 0):
                     self.table[key] = 0
-            for key, value in truth.items():
-                if self.table[key] != value:
+                    change.groups.add(tuple(key.split(SEP)[:3]))
+            for key, value in wanted.items():
+                if self.table.get(key, 0) != value:
                     self.table[key] = value
+                    change.groups.add(tuple(key.split(SEP)[:3]))
+            self.index.clear()
+            for scope, dim, group, metric in truth:
+                self.index[(scope, dim)][group].add(metric)
             self.as_of = await store.newest_campaign_time(self.pool)
+            self.recent = await store.latest_entries(self.pool, self.recent_size)
+        return change
 
-    def by(self, dimension: str) -> dict[str, dict[str, int | float]]:
-        groups: dict[str, dict[str, int | float]] = defaultdict(dict)
-        for key, value in self.table.items():
-            dim, group, metric = key.split(SEP)
-            if dim == dimension and value:
-                groups[group][metric] = unscale(metric, value)
-        return dict(groups)
+    def group(self, scope: str, dimension: str, group: str) -> dict[str, int | float]:
+        values = {}
+        for metric in sorted(self.index.get((scope, dimension), {}).get(group, ())):
+            value = self.table.get(_table_key((scope, dimension, group, metric)), 0)
+            if value:
+                values[metric] = unscale(metric, value)
+        return values
 
-    def city(self) -> dict[str, int | float]:
-        return self.by("city").get(CITY, {})
+    def by(self, scope: str, dimension: str) -> dict[str, dict[str, int | float]]:
+        groups = {g: self.group(scope, dimension, g) for g in sorted(self.index.get((scope, dimension), {}))}
+        return {g: v for g, v in groups.items() if v}
+
+    def headline(self, scope: str = CITY) -> dict[str, int | float]:
+        return self.group(scope, "city", CITY)
+
+    def headline_exact(self) -> dict[str, int | Decimal]:
+        """City-wide totals with amounts as Decimal (for TotalsChanged)."""
+        metrics = sorted(self.index.get((CITY, "city"), {}).get(CITY, ()))
+        values = {m: self.table.get(_table_key((CITY, "city", CITY, m)), 0) for m in metrics}
+        return {m: unscale_exact(m, v) for m, v in values.items() if v}
 
     def freshness(self) -> dict:
         return {"as_of": self.as_of.isoformat() if self.as_of else None, "lag_s": self.lag_s}

@@ -1,16 +1,39 @@
-"""HTTP routes of the aggregation service: totals and their breakdowns."""
+"""HTTP routes of the aggregation service: totals and their breakdowns, and the live stream."""
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from services.aggregation.visibility import View
+from shared.auth import Principal
+from shared.web import principal
 
 router = APIRouter()
+AUTH_RESPONSES = {401: {"description": "Missing, unknown or revoked token: `{\"issues\": [...]}`"}}
 
 
-@router.get("/v1/totals")
-async def get_totals(request: Request, by: Literal["district", "unit", "focus_area", "day"] | None = None):
+@router.get("/v1/totals", responses=AUTH_RESPONSES)
+async def get_totals(
+    request: Request,
+    by: Literal["district", "unit", "focus_area", "day"] | None = None,
+    caller: Principal = Depends(principal),
+):
+    """City-wide totals, or one breakdown; what a token sees follows its role (docs/integration.md)."""
     totals = request.app.state.totals
+    view = View(caller.role, caller.unit_id)
     if by is None:
-        return {"totals": totals.city(), **totals.freshness()}
-    return {"by": by, "groups": totals.by(by), **totals.freshness()}
+        return {"totals": totals.headline(view.headline_scope), **totals.freshness()}
+    return {"by": by, "groups": totals.by(view.scope, by), **totals.freshness()}
+
+
+@router.get("/v1/stream", responses=AUTH_RESPONSES, response_class=StreamingResponse)
+async def stream(request: Request, caller: Principal = Depends(principal)):
+    """Server-Sent Events: a snapshot, then coalesced totals, returns and alerts (at most 10 per second)."""
+    live = request.app.state.live
+    return StreamingResponse(
+        live.events(View(caller.role, caller.unit_id)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,14 +1,16 @@
-"""The report ledger in PostgreSQL: read the entries a batch touches, write the changed ones,
-and rebuild every total from it after a restart."""
+"""PostgreSQL for the aggregation service, one statement per batch: the report ledger (the truth
+totals are rebuilt from), the latest state of every return, and the alert feed."""
 from __future__ import annotations
 
 from datetime import date, datetime
 
 import asyncpg
 
-from services.aggregation.totals import Entry, TotalKey
+from services.aggregation.completeness import STATUS_RANK, Pair, ReturnState
+from services.aggregation.totals import Cell, Entry
 
 _COLUMNS = "unit_id, report_id, version, district_id, focus_area, day, title, metrics, withdrawn, campaign_time"
+_TYPES = "text[], text[], int[], text[], text[], date[], text[], jsonb[], bool[], timestamptz[]"
 
 
 def _entry(row: asyncpg.Record) -> Entry:
@@ -17,6 +19,10 @@ def _entry(row: asyncpg.Record) -> Entry:
         focus_area=row["focus_area"], day=row["day"].isoformat(), title=row["title"], metrics=row["metrics"],
         withdrawn=row["withdrawn"], campaign_time=row["campaign_time"].isoformat(),
     )
+
+
+def _unnest(types: str) -> str:
+    return "unnest(" + ", ".join(f"${i}::{t.strip()}" for i, t in enumerate(types.split(","), 1)) + ")"
 
 
 async def load_entries(conn: asyncpg.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Entry]:
@@ -34,33 +40,85 @@ async def load_entries(conn: asyncpg.Connection, keys: set[tuple[str, str]]) -> 
 async def save_entries(conn: asyncpg.Connection, entries: list[Entry]) -> None:
     if not entries:
         return
-    await conn.executemany(
-        f"""INSERT INTO ledger ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    columns = list(zip(*(
+        (e.unit_id, e.report_id, e.version, e.district_id, e.focus_area, date.fromisoformat(e.day), e.title,
+         e.metrics, e.withdrawn, datetime.fromisoformat(e.campaign_time))
+        for e in entries
+    )))
+    await conn.execute(
+        f"""INSERT INTO ledger ({_COLUMNS}) SELECT * FROM {_unnest(_TYPES)}
             ON CONFLICT (unit_id, report_id) DO UPDATE SET
               version = excluded.version, district_id = excluded.district_id, focus_area = excluded.focus_area,
               day = excluded.day, title = excluded.title, metrics = excluded.metrics,
               withdrawn = excluded.withdrawn, campaign_time = excluded.campaign_time
             WHERE ledger.version < excluded.version""",
-        [
-            (e.unit_id, e.report_id, e.version, e.district_id, e.focus_area, date.fromisoformat(e.day), e.title,
-             e.metrics, e.withdrawn, datetime.fromisoformat(e.campaign_time))
-            for e in entries
-        ],
+        *(list(c) for c in columns),
     )
 
 
-async def rebuild_totals(pool: asyncpg.Pool) -> dict[TotalKey, int]:
+async def rebuild_cells(pool: asyncpg.Pool) -> dict[Cell, int]:
+    """Every current, not withdrawn report summed per cell: the truth the live totals must equal."""
     rows = await pool.fetch(
-        """SELECT d.dim, d.grp, m.key AS metric, sum(m.value::bigint)::bigint AS total
-           FROM ledger l
-           CROSS JOIN LATERAL jsonb_each_text(l.metrics) m
-           CROSS JOIN LATERAL (VALUES ('city', 'all'), ('unit', l.unit_id), ('district', l.district_id),
-                                      ('focus_area', l.focus_area), ('day', l.day::text)) d(dim, grp)
-           WHERE NOT l.withdrawn AND d.grp IS NOT NULL AND d.grp <> ''
-           GROUP BY 1, 2, 3"""
+        """SELECT l.unit_id, coalesce(l.district_id, '') AS district, l.focus_area, l.day::text AS day,
+                  m.key AS metric, sum(m.value::bigint)::bigint AS total
+           FROM ledger l CROSS JOIN LATERAL jsonb_each_text(l.metrics) m
+           WHERE NOT l.withdrawn
+           GROUP BY 1, 2, 3, 4, 5"""
     )
-    return {(r["dim"], r["grp"], r["metric"]): r["total"] for r in rows if r["total"]}
+    return {(r["unit_id"], r["district"], r["focus_area"], r["day"], r["metric"]): r["total"] for r in rows if r["total"]}
 
 
 async def newest_campaign_time(pool: asyncpg.Pool) -> datetime | None:
     return await pool.fetchval("SELECT max(campaign_time) FROM ledger")
+
+
+async def latest_entries(pool: asyncpg.Pool, limit: int) -> list[Entry]:
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM ledger WHERE NOT withdrawn ORDER BY campaign_time DESC LIMIT $1", limit
+    )
+    return [_entry(r) for r in rows]
+
+
+async def save_return_states(pool: asyncpg.Pool, states: list[ReturnState]) -> None:
+    if not states:
+        return
+    await pool.execute(
+        """INSERT INTO return_state (unit_id, period_id, status, rank, due_at, filed_at, event_time)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[],
+                                $6::timestamptz[], $7::timestamptz[])
+           ON CONFLICT (unit_id, period_id) DO UPDATE SET
+             status = excluded.status, rank = excluded.rank, due_at = excluded.due_at,
+             filed_at = excluded.filed_at, event_time = excluded.event_time
+           WHERE (return_state.rank, return_state.event_time) < (excluded.rank, excluded.event_time)""",
+        [s.unit_id for s in states], [s.period_id for s in states], [s.status for s in states],
+        [STATUS_RANK[s.status] for s in states], [s.due_at for s in states], [s.filed_at for s in states],
+        [s.event_time for s in states],
+    )
+
+
+async def load_return_states(pool: asyncpg.Pool) -> dict[Pair, ReturnState]:
+    rows = await pool.fetch("SELECT unit_id, period_id, status, due_at, filed_at, event_time FROM return_state")
+    return {(r["unit_id"], r["period_id"]): ReturnState(**dict(r)) for r in rows}
+
+
+_ALERT_COLUMNS = "alert_id, kind, unit_id, period_id, raised_at, message_zh, message_en, campaign_time, received_at"
+
+
+async def save_alerts(pool: asyncpg.Pool, alerts: list[dict]) -> set[str]:
+    """Store alerts not seen before; return the ids that are new (redeliveries are not)."""
+    if not alerts:
+        return set()
+    names = [c.strip() for c in _ALERT_COLUMNS.split(",")]
+    rows = await pool.fetch(
+        f"""INSERT INTO alert_feed ({_ALERT_COLUMNS})
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+                                 $7::text[], $8::timestamptz[], $9::float8[])
+            ON CONFLICT (alert_id) DO NOTHING RETURNING alert_id""",
+        *([a[n] for a in alerts] for n in names),
+    )
+    return {r["alert_id"] for r in rows}
+
+
+async def latest_alerts(pool: asyncpg.Pool, limit: int) -> list[dict]:
+    rows = await pool.fetch(f"SELECT {_ALERT_COLUMNS} FROM alert_feed ORDER BY raised_at DESC LIMIT $1", limit)
+    return [dict(r) for r in rows]

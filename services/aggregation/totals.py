@@ -1,21 +1,36 @@
 """Totals arithmetic: what one report contributes, and how a verdict moves the totals.
 
 Pure: no framework. Values are integers: counts as they are, amounts in hundredths, so every sum
-is exact. A report contributes to one group per dimension; a newer version replaces the older
-contribution (totals move by the difference), a withdrawal removes it, stale versions do nothing.
+is exact. A report contributes to one group per dimension, in each scope that may see it: the
+whole city, the district where it took place, and its own unit (what district and unit tokens
+read). A newer version replaces the older contribution (totals move by the difference), a
+withdrawal removes it, stale or redelivered versions and rejections change nothing.
+
+Deltas are summed per cell (unit, district, focus area, day, metric) first and only then spread
+over scopes and dimensions, so the per-report work stays small whatever the number of views.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Iterable
 
 from shared.events import ReportValidated
 from shared.refdata import metrics
 
 DIMENSIONS = ("city", "unit", "district", "focus_area", "day")
-CITY = "all"
-TotalKey = tuple[str, str, str]  # (dimension, group, metric_id)
+CITY = "all"  # the city scope, and the one group of the city dimension
+TotalKey = tuple[str, str, str, str]  # (scope, dimension, group, metric_id)
+Cell = tuple[str, str, str, str, str]  # (unit_id, district_id or "", focus_area, day, metric_id)
+
+
+def district_scope(district_id: str) -> str:
+    return f"district:{district_id}"
+
+
+def unit_scope(unit_id: str) -> str:
+    return f"unit:{unit_id}"
 
 
 def scale(metric_id: str, value: int | Decimal) -> int:
@@ -29,6 +44,14 @@ def unscale(metric_id: str, value: int) -> int | float:
     metric = metrics().get(metric_id)
     if metric is not None and metric.value_type == "amount":
         return float(Decimal(value) / 100)
+    return value
+
+
+def unscale_exact(metric_id: str, value: int) -> int | Decimal:
+    """Like `unscale`, but amounts as Decimal (for events, whose contract carries decimals)."""
+    metric = metrics().get(metric_id)
+    if metric is not None and metric.value_type == "amount":
+        return Decimal(value) / 100
     return value
 
 
@@ -47,22 +70,11 @@ class Entry:
     withdrawn: bool
     campaign_time: str
 
-    def groups(self) -> dict[str, str]:
-        return {
-            "city": CITY,
-            "unit": self.unit_id,
-            "district": self.district_id or "",
-            "focus_area": self.focus_area,
-            "day": self.day,
-        }
-
-    def contribution(self) -> dict[TotalKey, int]:
+    def cells(self) -> dict[Cell, int]:
         if self.withdrawn:
             return {}
         return {
-            (dim, group, metric): value
-            for dim, group in self.groups().items()
-            if group
+            (self.unit_id, self.district_id or "", self.focus_area, self.day, metric): value
             for metric, value in self.metrics.items()
         }
 
@@ -84,10 +96,10 @@ def entry_of(verdict: ReportValidated) -> Entry:
 
 
 def apply_verdicts(
-    ledger: dict[tuple[str, str], Entry], verdicts: list[ReportValidated]
-) -> tuple[dict[TotalKey, int], dict[tuple[str, str], Entry]]:
-    """Fold verdicts into the ledger (updated in place); return the summed deltas and changed entries."""
-    deltas: dict[TotalKey, int] = defaultdict(int)
+    ledger: dict[tuple[str, str], Entry], verdicts: Iterable[ReportValidated]
+) -> tuple[dict[Cell, int], dict[tuple[str, str], Entry]]:
+    """Fold verdicts into the ledger (updated in place); return the summed cell deltas and changed entries."""
+    deltas: dict[Cell, int] = defaultdict(int)
     changed: dict[tuple[str, str], Entry] = {}
     for verdict in verdicts:
         if verdict.verdict == "rejected":
@@ -97,18 +109,31 @@ def apply_verdicts(
         if previous is not None and verdict.report.version <= previous.version:
             continue  # stale or redelivered
         entry = entry_of(verdict)
-        for k, v in entry.contribution().items():
-            deltas[k] += v
+        for cell, value in entry.cells().items():
+            deltas[cell] += value
         if previous is not None:
-            for k, v in previous.contribution().items():
-                deltas[k] -= v
+            for cell, value in previous.cells().items():
+                deltas[cell] -= value
         ledger[key] = changed[key] = entry
-    return {k: v for k, v in deltas.items() if v}, changed
+    return {c: v for c, v in deltas.items() if v}, changed
 
 
-def sum_entries(entries) -> dict[TotalKey, int]:
+def expand(cells: dict[Cell, int]) -> dict[TotalKey, int]:
+    """Spread cell values over every scope and dimension they count in (sums of equal keys add up)."""
     totals: dict[TotalKey, int] = defaultdict(int)
+    for (unit, district, focus, day, metric), value in cells.items():
+        groups = (("city", CITY), ("unit", unit), ("district", district), ("focus_area", focus), ("day", day))
+        scopes = (CITY, unit_scope(unit)) + ((district_scope(district),) if district else ())
+        for scope in scopes:
+            for dim, group in groups:
+                if group:
+                    totals[(scope, dim, group, metric)] += value
+    return {k: v for k, v in totals.items() if v}
+
+
+def sum_entries(entries: Iterable[Entry]) -> dict[TotalKey, int]:
+    cells: dict[Cell, int] = defaultdict(int)
     for entry in entries:
-        for k, v in entry.contribution().items():
-            totals[k] += v
-    return dict(totals)
+        for cell, value in entry.cells().items():
+            cells[cell] += value
+    return expand(cells)

@@ -1,0 +1,92 @@
+"""The live view's other inputs: the returns board (latest state of every expected return) and
+the alert feed; both persisted in PostgreSQL, so a restart loses neither."""
+from __future__ import annotations
+
+import time
+from collections import deque
+from datetime import datetime
+
+import asyncpg
+
+from services.aggregation import store
+from services.aggregation.completeness import Pair, ReturnState, expected_returns, fold_states
+from shared.events import AlertRaised, ReturnStatusChanged
+from shared.refdata import Campaign, units
+
+
+class ReturnBoard:
+    """The latest status per expected return; events for returns never expected are ignored."""
+
+    def __init__(self, pool: asyncpg.Pool, campaign: Campaign):
+        self.pool = pool
+        self.campaign = campaign
+        self.expected: list[Pair] = expected_returns(units(), campaign)
+        self.expected_set = set(self.expected)
+        self.board: dict[Pair, ReturnState] = {}
+        self.as_of: datetime | None = None
+        self.lag_s: float | None = None
+
+    async def load(self) -> None:
+        states = await store.load_return_states(self.pool)
+        self.board = {p: s for p, s in states.items() if p in self.expected_set}
+        if self.board:
+            self.as_of = max(s.event_time for s in self.board.values())
+
+    async def apply(self, events: list[ReturnStatusChanged]) -> list[Pair]:
+        """Store the states that are news (one statement), then show them; return their pairs."""
+        states = [
+            ReturnState(e.unit_id, e.period_id, e.status, e.due_at, e.filed_at, e.campaign_time) for e in events
+        ]
+        changed = fold_states(self.board, states, self.expected_set)
+        await store.save_return_states(self.pool, list(changed.values()))
+        self.board.update(changed)
+        if events:
+            newest = max(events, key=lambda e: e.received_at)
+            newest_time = max(e.campaign_time for e in events)
+            self.as_of = max(self.as_of, newest_time) if self.as_of else newest_time
+            self.lag_s = round(max(0.0, time.time() - newest.received_at), 3)
+        return list(changed)
+
+    def freshness(self) -> dict:
+        return {"as_of": self.as_of.isoformat() if self.as_of else None, "lag_s": self.lag_s}
+
+
+def alert_dict(row: dict, lag_s: float | None = None) -> dict:
+    """The ALERT shape of the contract, plus the freshness of the event that raised it."""
+    return {
+        "id": row["alert_id"], "kind": row["kind"], "unit_id": row["unit_id"], "period_id": row["period_id"],
+        "raised_at": row["raised_at"].isoformat(), "message_zh": row["message_zh"], "message_en": row["message_en"],
+        # Acknowledgements live in the notification service; the feed shows alerts as raised.
+        "acked": False,
+        "as_of": row["campaign_time"].isoformat(), "lag_s": lag_s,
+    }
+
+
+class AlertFeed:
+    """The newest alerts (for the snapshot); an alert id seen before is a redelivery and not news."""
+
+    def __init__(self, pool: asyncpg.Pool, size: int = 50):
+        self.pool = pool
+        self.recent: deque[dict] = deque(maxlen=size)
+
+    async def load(self) -> None:
+        rows = await store.latest_alerts(self.pool, self.recent.maxlen or 50)
+        self.recent.clear()
+        self.recent.extend(alert_dict(r) for r in rows)
+
+    async def apply(self, events: list[AlertRaised]) -> list[dict]:
+        rows = {
+            e.alert_id: {
+                "alert_id": e.alert_id, "kind": e.kind, "unit_id": e.unit_id, "period_id": e.period_id,
+                "raised_at": e.raised_at, "message_zh": e.message_zh, "message_en": e.message_en,
+                "campaign_time": e.campaign_time, "received_at": e.received_at,
+            }
+            for e in events
+        }
+        new = await store.save_alerts(self.pool, list(rows.values()))
+        now = time.time()
+        ordered = sorted(new, key=lambda i: rows[i]["raised_at"])
+        fresh = [alert_dict(rows[i], round(max(0.0, now - rows[i]["received_at"]), 3)) for i in ordered]
+        for alert in fresh:
+            self.recent.appendleft(alert)
+        return fresh

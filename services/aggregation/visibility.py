@@ -1,0 +1,47 @@
+"""Who sees what: office tokens the whole city, district tokens the reports that took place in
+their district, unit tokens the city-wide totals plus their own reports, returns and alerts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.aggregation.totals import CITY, district_scope, unit_scope
+from shared.refdata import units
+
+
+@dataclass(frozen=True)
+class View:
+    """What one reader may see: `scope` of its breakdowns, `headline_scope` of its `totals` map."""
+
+    role: str
+    unit_id: str
+
+    @property
+    def scope(self) -> str:
+        if self.role == "office":
+            return CITY
+        if self.role == "district":
+            return district_scope(self.unit_id)
+        return unit_scope(self.unit_id)
+
+    @property
+    def headline_scope(self) -> str:
+        # City-wide totals are public (the circular prints them); a district sees only its own.
+        return district_scope(self.unit_id) if self.role == "district" else CITY
+
+    def sees_unit(self, unit_id: str | None) -> bool:
+        """Returns and alerts of a unit (None: a city-wide alert such as a milestone)."""
+        if self.role == "office":
+            return True
+        if unit_id is None:
+            return self.role == "unit"
+        if self.role == "district":
+            unit = units().get(unit_id)
+            return unit is not None and unit.district_id == self.unit_id
+        return unit_id == self.unit_id
+
+    def sees_activity(self, unit_id: str, district_id: str | None) -> bool:
+        if self.role == "office":
+            return True
+        if self.role == "district":
+            return district_id == self.unit_id
+        return unit_id == self.unit_id
