@@ -39,14 +39,23 @@ async def issue_token(pool: asyncpg.Pool, unit_id: str, role: Role = "unit") -> 
     return token
 
 
-async def revoke_tokens(pool: asyncpg.Pool, unit_id: str) -> int:
-    result = await pool.execute(
-        "UPDATE api_tokens SET revoked_at = now() WHERE unit_id = $1 AND revoked_at IS NULL", unit_id
-    )
+async def revoke_tokens(pool: asyncpg.Pool, unit_id: str, token: str | None = None) -> int:
+    """Revoke every live token of a unit, or only `token` (e.g. after issuing its replacement)."""
+    if token is None:
+        result = await pool.execute(
+            "UPDATE api_tokens SET revoked_at = now() WHERE unit_id = $1 AND revoked_at IS NULL", unit_id
+        )
+    else:
+        result = await pool.execute(
+            "UPDATE api_tokens SET revoked_at = now() WHERE unit_id = $1 AND token_hash = $2 AND revoked_at IS NULL",
+            unit_id, hash_token(token),
+        )
     return int(result.split()[-1])
 
 
 async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
+    if len(token) > 512:  # no token of ours is that long; do not hash megabytes per request
+        return None
     row = await pool.fetchrow(
         "SELECT unit_id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", hash_token(token)
     )

@@ -1,4 +1,4 @@
-"""Composition root of the submission service: settings, connections, relay and HTTP app."""
+"""Composition root of the submission service: settings, connections, relay, followers and HTTP app."""
 from __future__ import annotations
 
 import asyncio
@@ -7,10 +7,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
 
+from services.submission import verdicts
+from services.submission.metrics import OutcomeCounter
 from services.submission.outbox import OutboxRelay
+from services.submission.ratelimit import TokenBuckets
 from services.submission.routes import router
-from shared import auth, db, kafka
+from shared import auth, db, kafka, topics
 from shared.runner import serve
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
@@ -22,6 +26,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class SubmissionSettings(CommonSettings):
     model_config = service_config(SERVICE)
     port: int = DEFAULT_PORTS[SERVICE]
+    # Per unit; generous: 10,000 reports/s in 500-report batches is 20 requests/s for one unit.
+    rate_per_s: float = Field(20.0, gt=0)
+    rate_burst: float = Field(40.0, ge=1)
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    relay_batch_size: int = Field(2000, ge=1)
+    pool_size: int = Field(10, ge=2)
 
 
 def create_app(settings: SubmissionSettings) -> FastAPI:
@@ -29,20 +39,30 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         state = app.state
         state.settings, state.clock, state.campaign = settings, settings.clock(), settings.campaign()
-        state.pool = await db.create_pool(settings.database_url, max_size=10)
+        state.limiter = TokenBuckets(settings.rate_per_s, settings.rate_burst)
+        state.pool = await db.create_pool(settings.database_url, max_size=settings.pool_size)
         await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
-        state.relay = OutboxRelay(state.pool, state.producer)
-        relay_task = asyncio.create_task(state.relay.run(), name="outbox-relay")
+        state.relay = OutboxRelay(
+            state.pool, state.producer, settings.kafka_bootstrap_servers, topics.epoch_marker(SERVICE), settings.relay_batch_size
+        )
+        tasks = [
+            asyncio.create_task(state.relay.run(), name="outbox-relay"),
+            asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, state.relay.requeue_after_reset), name="broker-resets"),
+            asyncio.create_task(verdicts.follow(settings, state.pool), name="verdicts"),
+        ]
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await state.relay.close()
             await state.producer.stop()
             await state.pool.close()
 
@@ -50,6 +70,7 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
         return await app.state.pool.fetchval("SELECT true")
 
     app = create_api(SERVICE, lifespan=lifespan, readiness={"database": database_ready})
+    app.add_middleware(OutcomeCounter)
     app.include_router(router)
     return app
 

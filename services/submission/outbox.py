@@ -1,24 +1,52 @@
-"""The outbox relay: publishes rows written with each submission to Kafka, in order, at least once."""
+"""The outbox relay: publishes rows written with each submission to Kafka, in order, at least once,
+and re-queues what a memory-only broker forgot when it restarted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+
+from services.submission import metrics
+from shared import topics
 
 log = logging.getLogger(__name__)
 
 
+class BrokerNotMarked(Exception):
+    """The broker is new (or unreachable) and its reset replay has not completed yet."""
+
+
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, batch_size: int = 2000, poll_s: float = 0.2):
+    """Publishes unpublished outbox rows in id order; only to a broker whose reset replay is done."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        bootstrap_servers: str,
+        epoch_marker: str,
+        batch_size: int = 2000,
+        poll_s: float = 0.2,
+    ):
         self.pool = pool
         self.producer = producer
+        self.bootstrap_servers = bootstrap_servers
+        self.epoch_marker = epoch_marker
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.wakeup = asyncio.Event()
+        # Held while a batch is in flight and while a reset re-queues: a batch that went to the new
+        # broker before the replay would otherwise be re-queued and published twice.
+        self.lock = asyncio.Lock()
         self.published = 0
+        self._admin: AIOKafkaAdminClient | None = None
+        self._depth_at = 0.0
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -27,32 +55,96 @@ class OutboxRelay:
         while True:
             try:
                 sent = await self.publish_batch()
+            except BrokerNotMarked:
+                await asyncio.sleep(0.2)
+                continue
             except (KafkaError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("outbox relay: broker unavailable (%s); will retry", exc)
+                await self._close_admin()
+                await asyncio.sleep(0.5)
+                continue
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox relay: database unavailable (%s); will retry", exc)
                 await asyncio.sleep(1.0)
                 continue
+            await self._refresh_depth()
             if sent < self.batch_size:
                 self.wakeup.clear()
-                try:
-                    await asyncio.wait_for(self.wakeup.wait(), self.poll_s)
-                except asyncio.TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_s):
+                        await self.wakeup.wait()
 
     async def publish_batch(self) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.lock, self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                """SELECT id, topic, key, value, extract(epoch FROM created_at) AS created FROM outbox
+                   WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
                 self.batch_size,
             )
             if not rows:
                 return 0
+            if not await self._broker_marked():
+                raise BrokerNotMarked
             futures = [await self.producer.send(r["topic"], r["value"], key=r["key"]) for r in rows]
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
-            )
+            # Longer than the producer's request timeout: its own expiry fails the batches first,
+            # so nothing is left queued inside the client to reach a later broker unseen.
+            async with asyncio.timeout(30):
+                await asyncio.gather(*futures)
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        acked = time.time()
+        for r in rows:
+            metrics.PUBLISH_LATENCY.observe(max(0.0, acked - float(r["created"])))
+        metrics.PUBLISHED.inc(len(rows))
         self.published += len(rows)
         return len(rows)
 
+    async def requeue_after_reset(self) -> int:
+        """on_reset of shared.kafka.watch_broker_resets: the broker forgot every record, so publish
+        again every report whose verdict has not come back, and every return (few; consumers are
+        idempotent). Published reports whose verdict arrived are downstream's to replay."""
+        async with self.lock, self.pool.acquire() as conn, conn.transaction():
+            reports = await conn.execute(
+                """UPDATE outbox o SET published_at = NULL FROM submission_reports r
+                   WHERE r.state = 'pending' AND o.event_id = r.event_id AND o.published_at IS NOT NULL"""
+            )
+            returns = await conn.execute(
+                "UPDATE outbox SET published_at = NULL WHERE topic = $1 AND published_at IS NOT NULL", topics.RETURNS_FILED.name
+            )
+        count = int(reports.split()[-1]) + int(returns.split()[-1])
+        metrics.REQUEUED.inc(count)
+        log.info("outbox relay: broker reset; %d records re-queued", count)
+        self.notify()
+        return count
+
     async def depth(self) -> int:
         return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+    async def close(self) -> None:
+        await self._close_admin()
+
+    async def _refresh_depth(self) -> None:
+        if time.monotonic() - self._depth_at >= 1.0:
+            self._depth_at = time.monotonic()
+            metrics.OUTBOX_DEPTH.set(await self.depth())
+
+    async def _broker_marked(self) -> bool:
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
+            try:
+                async with asyncio.timeout(5):
+                    await admin.start()
+            except BaseException:
+                await admin.close()
+                raise
+            self._admin = admin
+        async with asyncio.timeout(5):
+            return self.epoch_marker in await self._admin.list_topics()
+
+    async def _close_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            try:
+                await admin.close()
+            except Exception:  # closing a client whose broker is gone may fail; it is discarded anyway
+                pass
