@@ -21,8 +21,7 @@ from services.aggregation.projection import Totals
 from services.aggregation.totals import CITY
 from shared import topics
 from shared.clock import CampaignClock
-from shared.events import AlertRaised, ReportValidated, ReturnStatusChanged, TotalsChanged, decode
-from shared.kafka import publish
+from shared.events import AlertRaised, ReportValidated, ReturnStatusChanged, TotalsChanged, decode, encode
 from shared.streaming import raw_topic
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,8 @@ async def publish_totals(pipe: Pipeline, received_at: float | None = None) -> No
         totals=pipe.totals.headline_exact(),
     )
     try:
-        await (await publish(pipe.producer, topics.TOTALS_CHANGED, event))
+        # One key, so one partition: followers read the totals in the order they were published.
+        await (await pipe.producer.send(topics.TOTALS_CHANGED.name, encode(event), key=b"city"))
     except KafkaError as exc:
         log.warning("totals not published (%s); the next batch will", exc)
 

@@ -72,6 +72,10 @@ class Progress:
         while True:
             try:
                 await self.check()
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():
+                    raise
+                log.warning("progress check cancelled from below (client reconnecting); retrying")
             except Exception as exc:  # the broker may be away (restarting); the check must outlive that
                 log.warning("progress check failed: %r", exc)
             await asyncio.sleep(every_s)
