@@ -57,7 +57,7 @@ class Live:
         return {
             "totals": self.totals.headline(view.headline_scope),
             "by": {dim: self.totals.by(view.scope, dim) for dim in BREAKDOWNS},
-            "latest": [activity(e) for e in self.totals.recent if view.sees_activity(e.unit_id, e.district_id)][:20],
+            "latest": [activity(e) for e in self.totals.latest(view.scope)[:20]],
             "returns": return_rows(self.board.board, pairs, self.campaign),
             "completeness": completeness(self.board.board, pairs),
             "alerts": [a for a in self.feed.recent if view.sees_unit(a["unit_id"])],

@@ -13,7 +13,7 @@ import asyncpg
 import faust
 
 from services.aggregation import store
-from services.aggregation.totals import CITY, Entry, TotalKey, apply_verdicts, expand, unscale, unscale_exact
+from services.aggregation.totals import CITY, Entry, scopes_of, TotalKey, apply_verdicts, expand, unscale, unscale_exact
 from shared.events import ReportValidated
 
 SEP = "\x1f"
@@ -36,7 +36,7 @@ class Change:
 class Totals:
     """Owns the totals table; every change goes through `apply` or `reconcile`, under one lock."""
 
-    def __init__(self, app: faust.App, pool: asyncpg.Pool, recent: int = 100):
+    def __init__(self, app: faust.App, pool: asyncpg.Pool, recent: int = 20):
         # use_partitioner: batches update the table outside faust's per-event context.
         self.table = app.Table("totals", default=int, use_partitioner=True, partitions=1)
         self.pool = pool
@@ -44,7 +44,7 @@ class Totals:
         self.as_of: datetime | None = None
         self.lag_s: float | None = None
         self.recent_size = recent
-        self.recent: list[Entry] = []  # newest first
+        self.recent: dict[str, list[Entry]] = {}  # scope -> newest accepted activities, newest first
         # (scope, dimension) -> group -> metrics ever set: reads touch only keys that may hold a value.
         self.index: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
 
@@ -73,11 +73,19 @@ class Totals:
 
     def _remember(self, entries, change: Change) -> None:
         entries = sorted(entries, key=lambda e: e.campaign_time, reverse=True)
-        gone = {(e.unit_id, e.report_id) for e in entries}
         change.applied = len(entries)
         change.activities = [e for e in entries if not e.withdrawn]
-        kept = [e for e in self.recent if (e.unit_id, e.report_id) not in gone]
-        self.recent = (change.activities + kept)[: self.recent_size]
+        by_scope: dict[str, list[Entry]] = defaultdict(list)
+        for entry in change.activities:
+            for scope in scopes_of(entry):
+                by_scope[scope].append(entry)
+        gone = {(e.unit_id, e.report_id) for e in entries}
+        for scope in set(by_scope) | set(self.recent):
+            kept = [e for e in self.recent.get(scope, ()) if (e.unit_id, e.report_id) not in gone]
+            self.recent[scope] = (by_scope.get(scope, []) + kept)[: self.recent_size]
+
+    def latest(self, scope: str) -> list[Entry]:
+        return self.recent.get(scope, [])
 
     async def reconcile(self) -> Change:
         """Make the table equal the ledger's sums (after a restart, or a broker that forgot all)."""
@@ -97,7 +105,10 @@ class Totals:
             for scope, dim, group, metric in truth:
                 self.index[(scope, dim)][group].add(metric)
             self.as_of = await store.newest_campaign_time(self.pool)
-            self.recent = await store.latest_entries(self.pool, self.recent_size)
+            self.recent = {}
+            for entry in await store.latest_entries(self.pool, self.recent_size):
+                for scope in scopes_of(entry):
+                    self.recent.setdefault(scope, []).append(entry)
         return change
 
     def group(self, scope: str, dimension: str, group: str) -> dict[str, int | float]:

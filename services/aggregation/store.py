@@ -73,8 +73,16 @@ async def newest_campaign_time(pool: asyncpg.Pool) -> datetime | None:
 
 
 async def latest_entries(pool: asyncpg.Pool, limit: int) -> list[Entry]:
+    """The newest accepted reports city-wide, per unit and per district (each list up to `limit`), newest first."""
     rows = await pool.fetch(
-        f"SELECT {_COLUMNS} FROM ledger WHERE NOT withdrawn ORDER BY campaign_time DESC LIMIT $1", limit
+        f"""SELECT {_COLUMNS} FROM (
+              SELECT *, row_number() OVER (PARTITION BY unit_id ORDER BY campaign_time DESC) AS by_unit,
+                        row_number() OVER (PARTITION BY district_id ORDER BY campaign_time DESC) AS by_district,
+                        row_number() OVER (ORDER BY campaign_time DESC) AS by_city
+              FROM ledger WHERE NOT withdrawn) l
+            WHERE by_unit <= $1 OR by_district <= $1 OR by_city <= $1
+            ORDER BY campaign_time DESC""",
+        limit,
     )
     return [_entry(r) for r in rows]
 

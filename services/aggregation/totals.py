@@ -33,6 +33,11 @@ def unit_scope(unit_id: str) -> str:
     return f"unit:{unit_id}"
 
 
+def scopes_of(entry: "Entry") -> tuple[str, ...]:
+    """The scopes a report counts in: the city, its unit, and the district where it took place."""
+    return (CITY, unit_scope(entry.unit_id)) + ((district_scope(entry.district_id),) if entry.district_id else ())
+
+
 def scale(metric_id: str, value: int | Decimal) -> int:
     metric = metrics().get(metric_id)
     if metric is not None and metric.value_type == "amount":
