@@ -96,6 +96,31 @@ def issue_token_cmd(
     typer.echo(token)
 
 
+async def _revoke(database_url: str, unit_id: str, token: str | None) -> int:
+    from shared import auth, db
+
+    pool = await db.create_pool(database_url, attempts=4)
+    try:
+        await auth.migrate(pool)
+        return await auth.revoke_tokens(pool, unit_id, token)
+    finally:
+        await pool.close()
+
+
+@units_app.command("revoke-token")
+def revoke_token_cmd(
+    unit_id: str,
+    token: str = typer.Option(None, help="revoke only this token (default: every live token of the unit)"),
+) -> None:
+    """Revoke a unit's API tokens at once; requests with them get 401 from then on."""
+    try:
+        count = asyncio.run(_revoke(_database_url(), unit_id, token))
+    except OSError as exc:
+        console.print(f"[red]cannot reach the database ({exc}); is the system running (make run)?[/]")
+        raise typer.Exit(1)
+    typer.echo(f"revoked {count} token(s) of {unit_id}")
+
+
 @app.command()
 def simulate(
     scale: float = typer.Option(1.0, help="Activity volume; 1.0 is about the 2022 campaign's 1,000 activities."),
