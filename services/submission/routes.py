@@ -12,8 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from services.submission import intake, metrics, store
 from services.submission.intake import ReportsRequest, ReturnRequest
+from services.submission.wire import submitted_batch
 from shared.auth import Principal
-from shared.events import ReportSubmitted, ReturnFiled, new_id
+from shared.events import ReturnFiled, new_id
 from shared.refdata import units
 from shared.web import ApiError, issue, principal, validation_issues
 
@@ -116,16 +117,11 @@ async def submit_reports(
     state = request.app.state
     submission_id = new_id()
     answer = {"submission_id": submission_id, "status_url": f"/v1/submissions/{submission_id}"}
-    received_at, campaign_time = time.time(), state.clock.now()
-    # Every field is already validated: construct without validating each event a second time.
-    events = [
-        ReportSubmitted.model_construct(
-            received_at=received_at, campaign_time=campaign_time, submission_id=submission_id, unit_id=who.unit_id, report=r
-        )
-        for r in body.reports
-    ]
+    batch = submitted_batch(
+        body.reports, submission_id=submission_id, unit_id=who.unit_id, received_at=time.time(), campaign_time=state.clock.now()
+    )
     claim = store.Claim(key, intake.body_hash(request.url.path, raw)) if key else None
-    result = await store.save_reports(state.pool, submission_id, who.unit_id, events, answer, claim)
+    result = await store.save_reports(state.pool, submission_id, who.unit_id, batch, answer, claim)
     return _answer(request, result, answer, claim)
 
 

@@ -3,13 +3,15 @@ reads submissions back and applies validation's verdicts to them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import asyncpg
 import orjson
 
 from services.submission.intake import newest_in_batch, stale_issue
 from shared import topics
-from shared.events import Contract, ReportSubmitted, ReturnFiled, encode
+from services.submission.wire import SubmittedBatch
+from shared.events import Contract, ReturnFiled, encode
 from shared.kafka import record_key
 
 _DEADLOCK_RETRIES = 3
@@ -77,9 +79,9 @@ async def _transact(pool: asyncpg.Pool, unit_id: str, claim: Claim | None, work)
 
 
 async def save_reports(
-    pool: asyncpg.Pool, submission_id: str, unit_id: str, events: list[ReportSubmitted], answer: dict, claim: Claim | None
+    pool: asyncpg.Pool, submission_id: str, unit_id: str, batch: SubmittedBatch, answer: dict, claim: Claim | None
 ) -> Earlier | Saved:
-    reports = [e.report for e in events]
+    reports, event_ids = batch.reports, batch.event_ids
     newest = newest_in_batch(reports)
     # Sorted, so that concurrent requests lock report_versions rows in one order (no deadlocks).
     candidates = sorted((rid, reports[i].version) for rid, i in newest.items())
@@ -98,13 +100,13 @@ async def save_reports(
                 unit_id, [c[0] for c in candidates], [c[1] for c in candidates],
             )
         }
-        publish = [newest[e.report.report_id] == i and e.report.report_id in fresh for i, e in enumerate(events)]
+        publish = [newest[r.report_id] == i and r.report_id in fresh for i, r in enumerate(reports)]
         await conn.copy_records_to_table(
             "submission_reports",
             columns=["submission_id", "position", "report_id", "version", "event_id", "state"],
             records=[
-                (submission_id, i, e.report.report_id, e.report.version, e.event_id, "pending" if ok else "accepted")
-                for i, (e, ok) in enumerate(zip(events, publish))
+                (submission_id, i, r.report_id, r.version, event_id, "pending" if ok else "accepted")
+                for i, (r, event_id, ok) in enumerate(zip(reports, event_ids, publish))
             ],
         )
         if stale := [i for i, ok in enumerate(publish) if not ok]:
@@ -113,15 +115,22 @@ async def save_reports(
                 """UPDATE submission_reports r SET issues = s.issues::jsonb
                    FROM unnest($2::int[], $3::text[]) AS s(position, issues)
                    WHERE r.submission_id = $1 AND r.position = s.position""",
-                submission_id, stale, [orjson.dumps([stale_issue(events[i].report)]).decode() for i in stale],
+                submission_id, stale, [orjson.dumps([stale_issue(reports[i])]).decode() for i in stale],
             )
         if published := sum(publish):
+            # The record key comes from the envelope (the registry keys this topic by unit_id).
+            spec = topics.REPORTS_SUBMITTED
+            key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
             await conn.copy_records_to_table(
                 "outbox",
                 columns=["topic", "key", "value", "event_id"],
-                records=[_outbox_row(topics.REPORTS_SUBMITTED, e) for e, ok in zip(events, publish) if ok],
+                records=[
+                    (spec.name, key, value, event_id)
+                    for event_id, value, ok in zip(event_ids, batch.values, publish)
+                    if ok
+                ],
             )
-        return Saved(published=published, stale=len(events) - published)
+        return Saved(published=published, stale=len(reports) - published)
 
     return await _transact(pool, unit_id, claim, work)
 

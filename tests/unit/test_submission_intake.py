@@ -61,3 +61,18 @@ def test_verdicts_are_read_tolerantly():
     assert states_of([good, b"{", b"[]", orjson.dumps({"source_event_id": "e2", "verdict": "maybe"})]) == [
         ("e1", "rejected", '[{"code":"c"}]')
     ]
+
+
+def test_batch_records_are_exactly_the_contract_encoding():
+    from datetime import datetime, timedelta, timezone
+
+    from services.submission.wire import submitted_batch
+    from shared.events import ReportSubmitted, encode
+
+    reports = [_report("a", metrics={"activities": 2, "amount_invested": "1.25"}), _report("b", 3, withdrawn=True, district_id="pudong")]
+    instant = datetime(2022, 9, 5, 10, 30, tzinfo=timezone(timedelta(hours=8)))
+    batch = submitted_batch(reports, submission_id="s1", unit_id="pudong", received_at=1662345000.5, campaign_time=instant)
+    for event_id, value, r in zip(batch.event_ids, batch.values, reports):
+        expected = ReportSubmitted(event_id=event_id, received_at=1662345000.5, campaign_time=instant, submission_id="s1", unit_id="pudong", report=r)
+        assert value == encode(expected)
+    assert len(set(batch.event_ids)) == 2
