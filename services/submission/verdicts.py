@@ -40,7 +40,8 @@ async def follow(settings: CommonSettings, pool: asyncpg.Pool) -> None:
         await store.apply_verdicts(pool, states_of([r.value for r in records if r.value is not None]))
 
     while True:
-        consumer = kafka.new_consumer(settings, topics.REPORTS_VALIDATED, group_id=GROUP_ID)
+        # A short session: Tansu's join takes about half of it, and a stop waits for a join under way.
+        consumer = kafka.new_consumer(settings, topics.REPORTS_VALIDATED, group_id=GROUP_ID, session_timeout_ms=3000)
         try:
             await consumer.start()
             await kafka.consume_batches(consumer, handle)
@@ -50,8 +51,7 @@ async def follow(settings: CommonSettings, pool: asyncpg.Pool) -> None:
             log.warning("verdict follower failed (%s); restarting", exc)
             await asyncio.sleep(1.0)
         finally:
-            # Stopping in the middle of a group join waits for the join (seconds on Tansu); at
-            # shutdown the group's session expiry does the same job.
+            # Bounded: a broker that is gone must not hold up shutdown.
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(0.5):
+                async with asyncio.timeout(5):
                     await consumer.stop()

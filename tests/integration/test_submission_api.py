@@ -100,6 +100,8 @@ async def test_a_unit_submits_only_for_itself_and_revoked_tokens_stop_at_once(sv
         assert refused.status_code == 403 and refused.json()["issues"][0]["code"] == "forbidden.role"
         assert (await c.post("/v1/returns", json={"period_id": "W1"}, headers=bearer(reader))).status_code == 403
     assert (await c.post("/v1/returns", json={"unit_id": "huangpu", "period_id": "W1"}, headers=bearer(pudong))).status_code == 403
+    ghost = await c.post("/v1/reports", json=body, headers=bearer(await auth.issue_token(pool, "ghost-unit")))
+    assert ghost.status_code == 403 and ghost.json()["issues"][0]["code"] == "unit.unknown"
     assert (await c.post("/v1/reports", json=body)).status_code == 401
     assert (await c.post("/v1/reports", json=body, headers=bearer("qm_not-a-token"))).status_code == 401
 
@@ -148,6 +150,9 @@ async def test_idempotent_replay_changes_nothing_and_key_reuse_is_409(svc, broke
     submitted = await read_topic(broker, topics.REPORTS_SUBMITTED)
     assert sorted((e.unit_id, e.report.report_id) for e in submitted) == [("ndrc", "a"), ("ndrc", "b"), ("samr", "a"), ("samr", "b")]
     assert len(await read_topic(broker, topics.RETURNS_FILED)) == 1
+    exposition = (await c.get("/metrics")).text
+    assert 'qm_submission_requests_total{outcome="replayed"}' in exposition
+    assert 'qm_submission_requests_total{outcome="conflict"}' in exposition
 
 
 async def test_corrections_withdrawals_and_stale_versions(svc, broker):
