@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
 from services.submission.app import SubmissionSettings, create_app
 from shared import auth, topics
@@ -282,23 +282,37 @@ _report_ish = st.fixed_dictionaries(
         "metrics": _json | st.dictionaries(st.sampled_from(["activities", "participants", "nope"]), _json, max_size=3),
     },
 )
+_tricky_text = st.text(st.sampled_from("a中 \x00\x7f\"\\\n") | st.characters(), min_size=1, max_size=70)
+_nearly_valid = st.fixed_dictionaries(
+    {"report_id": _tricky_text, "version": st.integers(min_value=1), "title": st.text(min_size=1, max_size=210),
+     "focus_area": st.just("publicity"), "started_on": st.just("2022-09-05")},
+    optional={"metrics": st.dictionaries(st.sampled_from(["activities", "amount_invested", "nope"]), st.integers() | st.floats() | st.text(max_size=5), max_size=2),
+              "withdrawn": st.booleans(), "district_id": _tricky_text, "ended_on": st.dates().map(str)},
+)
 _dumps = lambda value: json.dumps(value).encode()  # noqa: E731  (stdlib: big integers, lone surrogates)
-_bodies = st.one_of(
-    st.binary(max_size=200),
-    _json.map(_dumps),
-    st.fixed_dictionaries({"reports": st.lists(_report_ish, max_size=3)}, optional={"unit_id": _json}).map(_dumps),
-    st.fixed_dictionaries({"period_id": _json}, optional={"note": _json, "unit_id": _json}).map(_dumps),
+_endpoints = st.sampled_from(["/v1/reports", "/v1/returns"])
+_requests = st.one_of(
+    st.tuples(_endpoints, st.binary(max_size=200) | _json.map(_dumps)),
+    st.tuples(st.just("/v1/reports"), st.fixed_dictionaries({"reports": st.lists(_report_ish, max_size=3)}, optional={"unit_id": _json}).map(_dumps)),
+    # Well-formed but for a detail or two: these reach the database, with NULs, huge versions, odd text.
+    st.tuples(st.just("/v1/reports"), st.fixed_dictionaries({"reports": st.lists(_nearly_valid, min_size=1, max_size=3)}).map(_dumps)),
+    st.tuples(st.just("/v1/returns"), st.fixed_dictionaries({"period_id": _json | st.just("W1")}, optional={"note": _json | _tricky_text, "unit_id": _json}).map(_dumps)),
 )
 
 
+# Examples are drawn in a worker thread while the app's loop runs (aiokafka draws from `random` for
+# its own choices); hypothesis takes that for the strategy using `random` and warns.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 async def test_random_malformed_bodies_never_get_a_5xx(broker, database_url):
     async with running(broker, database_url, rate_per_s=1000, rate_burst=1000) as svc:
         token = await auth.issue_token(svc.pool, "pudong")
         seen: set[int] = set()
 
         @hsettings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(body=_bodies, path=st.sampled_from(["/v1/reports", "/v1/returns"]), key=st.none() | st.text(max_size=8))
-        def probe(body: bytes, path: str, key: str | None):
+        @example(request=("/v1/reports", _dumps({"reports": [report("nul\u0000id")]})), key=None)
+        @given(request=_requests, key=st.none() | st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), min_size=1, max_size=8) | st.text(max_size=8))
+        def probe(request: tuple[str, bytes], key: str | None):
+            path, body = request
             headers = {**bearer(token), **({"Idempotency-Key": key.encode("utf-8", "replace")} if key else {})}
             answer = asyncio.run_coroutine_threadsafe(svc.client.post(path, content=body, headers=headers), loop).result(30)
             seen.add(answer.status_code)
@@ -308,4 +322,4 @@ async def test_random_malformed_bodies_never_get_a_5xx(broker, database_url):
 
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, probe)
-        assert seen & {400, 422}
+        assert {400, 422, 202} <= seen
