@@ -82,6 +82,8 @@ class EmbeddedPostgres:
     datadir: Path
     port: int = 5433
     database: str = "qm"
+    # Tests trade crash safety for speed; `make run` keeps every accepted request on disk.
+    durable: bool = True
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -131,8 +133,8 @@ class EmbeddedPostgres:
         self.proc = subprocess.Popen(
             [
                 self._bin("postgres"), "-D", str(self.datadir), "-h", "127.0.0.1", "-p", str(self.port),
-                "-k", str(self.datadir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-                "-c", "max_connections=200", "-c", "shared_buffers=256MB",
+                "-k", str(self.datadir), "-c", "max_connections=200", "-c", "shared_buffers=256MB",
+                *([] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off"]),
             ],
             stdout=open(self.datadir / "server.log", "ab"),
             stderr=subprocess.STDOUT,

@@ -27,7 +27,7 @@ def pg_server():
     # Not below pytest's tmp root: every pytest session that starts resets that root to 0700, which
     # locks out the server's own system user while a concurrent session is mid-initdb.
     home = Path(tempfile.mkdtemp(prefix="qm-test-pg-"))
-    server = EmbeddedPostgres(home / "data", port=free_port(), database="postgres").start()
+    server = EmbeddedPostgres(home / "data", port=free_port(), database="postgres", durable=False).start()
     yield server.url
     server.stop()
     shutil.rmtree(home, ignore_errors=True)
