@@ -1,4 +1,4 @@
-"""Composition root of the aggregation service: settings, connections, streams, live state, HTTP."""
+"""Composition root of the aggregation service: settings, connections, inputs, table, live state, HTTP."""
 from __future__ import annotations
 
 import asyncio
@@ -49,24 +49,27 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
+        # faust holds the totals table only (its own group, named apart from the inputs' consumer group).
         # Tansu forgets the changelog on restart while faust remembers its offsets in it: the check would
         # crash recovery; PostgreSQL is the truth the table is reconciled with after every recovery.
-        state.stream = new_faust_app(SERVICE, settings, recovery_consistency_check=False)
+        state.stream = new_faust_app(f"{SERVICE}-table", settings, recovery_consistency_check=False)
         clock, campaign = settings.clock(), settings.campaign()
         state.totals = Totals(state.stream, state.pool)
         board, feed, hub = ReturnBoard(state.pool, campaign), AlertFeed(state.pool), Hub()
         await board.load()
         await feed.load()
-        state.progress = Progress(settings, state.stream, [s.name for s in INPUTS], settings.stall_after_s)
+        state.consumer = kafka.new_consumer(settings, *INPUTS, group_id=SERVICE, max_poll_records=settings.batch_size)
+        state.progress = Progress(settings, state.consumer, [s.name for s in INPUTS], settings.stall_after_s)
         state.pipe = Pipeline(state.totals, board, feed, hub, state.producer, state.progress, clock)
         state.live = Live(
             state.totals, board, feed, hub, clock, campaign, settings.stream_interval_s, settings.keepalive_s,
             on_clients=metrics.STREAM_CLIENTS.set,
         )
         state.reconciled = asyncio.Event()
-        agents.register(state.stream, state.pipe, settings.batch_size)
         await state.stream.start()
+        await state.consumer.start()
         tasks = [
+            asyncio.create_task(agents.consume(state.consumer, state.pipe, settings.batch_size), name="inputs"),
             asyncio.create_task(_keep_reconciled(state), name="reconcile"),
             asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, lambda: _on_reset(state)), name="resets"),
             asyncio.create_task(state.progress.watch(settings.progress_every_s), name="progress"),
@@ -80,6 +83,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await state.consumer.stop()
             await state.stream.stop()
             await state.producer.stop()
             await state.pool.close()
@@ -88,7 +92,10 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         state = app.state
         if any(t.done() for t in state.tasks):
             return False  # a background task died: restart me
-        return is_ready(state.stream) and state.reconciled.is_set() and not state.progress.stalled
+        return (
+            bool(state.consumer.assignment()) and is_ready(state.stream) and state.reconciled.is_set()
+            and not state.progress.stalled
+        )
 
     app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": ready})
     app.include_router(router)
@@ -102,52 +109,59 @@ async def _reconcile(state) -> None:
     await publish_totals(state.pipe)
 
 
-async def _keep_reconciled(state, poll_s: float = 0.25) -> None:
-    """After every (re)balance and table recovery, PostgreSQL is the truth: the changelog may be
-    gone (Tansu forgets everything on restart) or behind (the process died before flushing)."""
-    app, settled_before = state.stream, False
+async def _keep_reconciled(state, settle_s: float = 0.5) -> None:
+    """After every table recovery, PostgreSQL is the truth: the changelog may be gone (Tansu forgets
+    everything on restart), behind (the process died before flushing), or replayed over newer values
+    (a recovery after a broker reset reads changelog records older than what was written since)."""
+    app, dirty = state.stream, state.totals.dirty
+
+    async def on_rebalance_complete(sender, **kwargs) -> None:
+        dirty.set()
+
+    app.on_rebalance_complete.connect(on_rebalance_complete)
     while True:
-        settled = not app.rebalancing and app.tables.recovery.completed.is_set() and not app.tables.recovery.in_recovery
-        if settled and not settled_before:
-            try:
-                await _reconcile(state)
-                state.reconciled.set()
-            except Exception:
-                log.exception("reconcile failed; retrying")
-                settled = False
-        settled_before = settled
-        await asyncio.sleep(poll_s)
+        await dirty.wait()
+        # on_rebalance_complete fires before the tables' own recovery callbacks: let them finish.
+        while app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(settle_s)
+        if app.rebalancing or app.in_recovery:
+            continue
+        try:
+            await _reconcile(state)
+            state.reconciled.set()
+        except Exception:
+            log.exception("reconcile failed; retrying")
+            dirty.set()
+            await asyncio.sleep(1)
 
 
-def _forget_offsets(consumer, tp) -> None:
-    # What faust's own on_partitions_revoked clears: it drops every record whose offset is below the
-    # last one it read and never commits below the last commit, so the new broker's records (offsets
-    # from 0 again) would be silently skipped until they passed the old epoch's offsets.
-    for bookkeeping in (consumer._gap, consumer._acked, consumer._acked_index, consumer._read_offset,
-                        consumer._committed_offset):
-        bookkeeping.pop(tp, None)
+async def _rewind_inputs(consumer) -> None:
+    # The new broker's records start at offset 0 again; a consumer left past them would wait (Tansu
+    # answers an empty fetch, not "out of range"). Reading too much again is harmless: idempotent.
+    assigned = consumer.assignment()
+    if assigned:
+        await consumer.seek_to_beginning(*assigned)
 
 
-async def _rewind_inputs(stream) -> None:
-    names = {spec.name for spec in INPUTS}
-    for tp in list(stream.consumer.assignment()):
-        if tp.topic in names:
-            try:
-                _forget_offsets(stream.consumer, tp)
-                await stream.consumer.seek(tp, 0)
-            except Exception as exc:  # a rebalance in between does the same for us
-                log.warning("could not rewind %s: %r", tp, exc)
+async def _declare_changelog(state) -> None:
+    # Table writes need the changelog topic's partitions (faust partitions eagerly); maybe_declare
+    # runs once per process, so after a reset declare again and wait until the producer sees it.
+    changelog = state.totals.table.changelog_topic
+    try:
+        await changelog.declare()
+        producer = state.stream.producer._ensure_producer()
+        await asyncio.wait_for(producer.partitions_for(changelog.get_topic_name()), 10)
+    except Exception as exc:
+        log.warning("changelog topic not ready: %r", exc)
 
 
 async def _on_reset(state) -> None:
     """The broker is new (first start, or it forgot everything): read the inputs from their new start,
     fix the table from PostgreSQL, re-publish the totals."""
     state.progress.reset()
-    await _rewind_inputs(state.stream)
-    try:
-        await state.totals.table.changelog_topic.maybe_declare()
-    except Exception as exc:  # faust re-creates it on its next write; the totals do not depend on it
-        log.warning("changelog topic not declared: %s", exc)
+    await _rewind_inputs(state.consumer)
+    await _declare_changelog(state)
     await _reconcile(state)
 
 

@@ -1,4 +1,4 @@
-"""Liveness from real progress: offsets processed vs the broker's end offsets. faust consumers can
+"""Liveness from real progress: offsets processed vs the broker's end offsets. A consumer can
 silently stop fetching (PLATFORM.md); then records wait on the broker while nothing is processed,
 and /readyz says so."""
 from __future__ import annotations
@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 
-import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.aggregation import metrics
@@ -19,18 +18,19 @@ log = logging.getLogger(__name__)
 class Progress:
     """Stalled = records waiting on the broker and no batch processed for `stall_after_s`."""
 
-    def __init__(self, settings: CommonSettings, app: faust.App, topic_names: list[str], stall_after_s: float = 30):
-        self.settings, self.app, self.topic_names = settings, app, topic_names
+    def __init__(self, settings: CommonSettings, consumer: AIOKafkaConsumer, topic_names: list[str],
+                 stall_after_s: float = 30):
+        self.settings, self.consumer, self.topic_names = settings, consumer, topic_names
         self.stall_after_s = stall_after_s
         self.processed: dict[tuple[str, int], int] = {}
         self.last_progress = time.monotonic()
         self.backlog = 0
         self.stalled = False
 
-    def mark(self, events) -> None:
-        for e in events:
-            tp = (e.message.topic, e.message.partition)
-            self.processed[tp] = max(self.processed.get(tp, -1), e.message.offset)
+    def mark(self, records) -> None:
+        for r in records:
+            tp = (r.topic, r.partition)
+            self.processed[tp] = max(self.processed.get(tp, -1), r.offset)
         self.last_progress = time.monotonic()
 
     def reset(self) -> None:
@@ -41,12 +41,8 @@ class Progress:
     async def _position(self, tp) -> int:
         # The consumer's own position (what it fetched up to) counts only until a batch was processed.
         try:
-            return await asyncio.wait_for(self.app.consumer.position(tp), 5) or 0
-        except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():
-                raise
-            return 0  # faust cancels calls into its consumer thread during a rebalance
-        except Exception:  # a consumer thread that does not even answer this is no progress either
+            return await asyncio.wait_for(self.consumer.position(tp), 5) or 0
+        except Exception:  # not assigned (rebalance) or not answering: no progress known
             return 0
 
     async def check(self) -> None:

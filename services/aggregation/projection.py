@@ -3,6 +3,7 @@ newest accepted activities."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from services.aggregation.totals import CITY, Entry, scopes_of, TotalKey, apply_
 from shared.events import ReportValidated
 
 SEP = "\x1f"
+log = logging.getLogger(__name__)
 Group = tuple[str, str, str]  # (scope, dimension, group)
 
 
@@ -41,6 +43,8 @@ class Totals:
         self.table = app.Table("totals", default=int, use_partitioner=True, partitions=1)
         self.pool = pool
         self.lock = asyncio.Lock()
+        self.dirty = asyncio.Event()  # the table may differ from the ledger: reconcile
+        self.dirty.set()  # nothing checked yet
         self.as_of: datetime | None = None
         self.lag_s: float | None = None
         self.recent_size = recent
@@ -57,12 +61,18 @@ class Totals:
                 cells, changed = apply_verdicts(ledger, verdicts)
                 await store.save_entries(conn, list(changed.values()))
             change = Change()
-            for key, delta in expand(cells).items():
-                table_key = _table_key(key)
-                self.table[table_key] = self.table.get(table_key, 0) + delta
-                scope, dim, group, metric = key
-                self.index[(scope, dim)][group].add(metric)
-                change.groups.add((scope, dim, group))
+            try:
+                for key, delta in expand(cells).items():
+                    table_key = _table_key(key)
+                    self.table[table_key] = self.table.get(table_key, 0) + delta
+                    scope, dim, group, metric = key
+                    self.index[(scope, dim)][group].add(metric)
+                    change.groups.add((scope, dim, group))
+            except Exception:
+                # e.g. the changelog topic is gone (broker reset): the ledger has the batch, the
+                # table is repaired from it, and the batch is not retried (that would count it twice).
+                log.exception("totals table update failed; reconciling from the ledger")
+                self.dirty.set()
             self._remember(changed.values(), change)
             if verdicts:
                 newest = max(verdicts, key=lambda v: v.received_at)
@@ -91,6 +101,7 @@ class Totals:
         """Make the table equal the ledger's sums (after a restart, or a broker that forgot all)."""
         change = Change()
         async with self.lock:
+            self.dirty.clear()
             truth = expand(await store.rebuild_cells(self.pool))
             wanted = {_table_key(k): v for k, v in truth.items()}
             for key in list(self.table.keys()):

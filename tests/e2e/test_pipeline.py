@@ -43,7 +43,8 @@ def test_thousand_reports_from_several_units_add_up(make_stack, database_url):
                 assert answer.status_code == 202, answer.text
                 assert answer.json()["status_url"].startswith("/v1/submissions/")
 
-    with httpx.Client(base_url=stack.url("aggregation"), timeout=10) as client:
+    office = issue_token(database_url, "office", "office")
+    with httpx.Client(base_url=stack.url("aggregation"), timeout=10, headers={"Authorization": f"Bearer {office}"}) as client:
         totals = wait_until(
             lambda: (t := client.get("/v1/totals").json())["totals"] == dict(expected) and t,
             timeout=60,

@@ -36,13 +36,11 @@ async def running(settings: AggregationSettings):
 
 
 async def until(fetch, check, what: str, timeout: float = 30):
-    t0 = time.monotonic()
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         last = await fetch()
         if check(last):
-            print(f"TIMING {what}: {time.monotonic() - t0:.1f} s")
             return last
         await asyncio.sleep(0.1)
     raise AssertionError(f"{what} not reached in {timeout} s; last: {getattr(last, 'text', last)!r}")
@@ -125,16 +123,7 @@ async def test_exact_totals_for_every_role_across_service_and_broker_restarts(mo
         broker.stop()
         broker.start()
         await send(settings, topics.REPORTS_VALIDATED, second)
-        try:
-            await until(lambda: city_totals(client, toks["office"]), lambda t: t["totals"] == headline(truth_all), "all", 30)
-        except AssertionError:
-            st = app.state
-            c = st.stream.consumer
-            print("DEBUG expected", headline(truth_all))
-            for tp in sorted(c.assignment()):
-                print("DEBUG", tp, await c.position(tp), c.highwater(tp), c._read_offset.get(tp), c._committed_offset.get(tp))
-            print("DEBUG backlog", st.progress.backlog, st.progress.processed, st.stream.rebalancing)
-            raise
+        await until(lambda: city_totals(client, toks["office"]), lambda t: t["totals"] == headline(truth_all), "all", 60)
         await assert_exact(client, toks, truth_all)
         await until(lambda: client.get("/readyz"), lambda r: r.status_code == 200, "ready after broker restart", 30)
 
