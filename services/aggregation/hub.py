@@ -7,7 +7,7 @@ from collections import defaultdict, deque
 from typing import Iterable
 
 from services.aggregation.completeness import Pair
-from services.aggregation.projection import Change, Group
+from services.aggregation.projection import Change
 from services.aggregation.totals import CITY
 from services.aggregation.visibility import View
 
