@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -88,14 +89,34 @@ async def publish(producer: AIOKafkaProducer, spec: topics.TopicSpec, event: Con
     return await producer.send(spec.name, encode(event), key=record_key(spec, event))
 
 
-async def consume_batches(consumer: AIOKafkaConsumer, handle, max_records: int = 1000) -> None:
+async def consume_batches(
+    consumer: AIOKafkaConsumer, handle, max_records: int = 1000, check_every_s: float = 1.0
+) -> None:
     """At-least-once loop: hand each fetched batch to `handle(records)`, commit only after it returns."""
+    checked = time.monotonic()
     while True:
         fetched = await consumer.getmany(timeout_ms=200, max_records=max_records)
         records = [r for batch in fetched.values() for r in batch]
         if records:
             await handle(records)
             await consumer.commit()
+        elif time.monotonic() - checked > check_every_s:
+            checked = time.monotonic()
+            await rewind_if_log_restarted(consumer)
+
+
+async def rewind_if_log_restarted(consumer: AIOKafkaConsumer) -> None:
+    """A position past a partition's end means the broker's log began again (Tansu restarted and
+    forgot it; an old commit may even have come back): read that partition from its new start.
+    Tansu answers such fetches with nothing rather than "out of range", so nobody else notices."""
+    assigned = list(consumer.assignment())
+    if not assigned:
+        return
+    ends = await consumer.end_offsets(assigned)
+    behind = [tp for tp in assigned if await consumer.position(tp) > ends.get(tp, 0)]
+    if behind:
+        log.warning("log restarted under %s; reading it from the beginning", ", ".join(f"{t.topic}/{t.partition}" for t in behind))
+        await consumer.seek_to_beginning(*behind)
 
 
 async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, interval_s: float = 2.0) -> None:
