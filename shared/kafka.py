@@ -77,6 +77,17 @@ async def ensure_topics(settings: CommonSettings, specs=topics.ALL, attempts: in
             await admin.close()
 
 
+async def delete_topic(settings: CommonSettings, name: str) -> None:
+    """Delete a topic if it exists (no error when it does not)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        await admin.start()
+        if name in await admin.list_topics():
+            await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
 def record_key(spec: topics.TopicSpec, event: Contract) -> bytes | None:
     value = getattr(event, spec.key, None)
     return str(value).encode() if value is not None else None

@@ -55,6 +55,10 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         state.stream = new_faust_app(f"{SERVICE}-table", settings, recovery_consistency_check=False)
         clock, campaign = settings.clock(), settings.campaign()
         state.totals = Totals(state.stream, state.pool)
+        # Start from an empty changelog: the table is rebuilt from PostgreSQL in seconds (3 s for a
+        # million reports), while replaying a changelog that Tansu never compacts grows without bound
+        # and faust's recovery can hang on it (faust #432, #597).
+        await kafka.delete_topic(settings, state.totals.table.changelog_topic.get_topic_name())
         board, feed, hub = ReturnBoard(state.pool, campaign), AlertFeed(state.pool), Hub()
         await board.load()
         await feed.load()
