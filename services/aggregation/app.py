@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from services.aggregation.progress import Progress
 from services.aggregation.projection import Totals
 from services.aggregation.routes import router
 from shared import auth, db, kafka, topics
-from shared.runner import serve
+from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.streaming import is_ready, new_faust_app
 from shared.web import create_api
@@ -54,6 +53,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         # crash recovery; PostgreSQL is the truth the table is reconciled with after every recovery.
         state.stream = new_faust_app(f"{SERVICE}-table", settings, recovery_consistency_check=False)
         clock, campaign = settings.clock(), settings.campaign()
+        state.campaign = campaign
         state.totals = Totals(state.stream, state.pool)
         # Start from an empty changelog: the table is rebuilt from PostgreSQL in seconds (3 s for a
         # million reports), while replaying a changelog that Tansu never compacts grows without bound
@@ -82,11 +82,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await stop_tasks(tasks)
             await state.consumer.stop()
             await state.stream.stop()
             await state.producer.stop()

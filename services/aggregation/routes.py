@@ -6,9 +6,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from services.aggregation import circular
 from services.aggregation.visibility import View
 from shared.auth import Principal
-from shared.web import principal
+from shared.web import ApiError, issue, principal
 
 router = APIRouter()
 AUTH_RESPONSES = {401: {"description": "Missing, unknown or revoked token: `{\"issues\": [...]}`"}}
@@ -37,3 +38,18 @@ async def stream(request: Request, caller: Principal = Depends(principal)):
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get("/v1/report/circular", responses={**AUTH_RESPONSES, 403: {"description": "Not an office token"}})
+async def circular_draft(request: Request, caller: Principal = Depends(principal)):
+    """The draft circular (通报): the city's figures phrased as the office phrases them."""
+    if caller.role != "office":
+        raise ApiError(403, issue("forbidden.role", "Only office tokens may draft the circular.", "仅市质量办令牌可生成通报草稿。"))
+    totals, year = request.app.state.totals, request.app.state.campaign.year
+    city, by_focus = totals.headline(), totals.by(View("office", "office").scope, "focus_area")
+    return {
+        "year": year,
+        "figures": {m: circular.phrase(m, v) for m, v in city.items() if v},
+        "text": circular.draft(year, city, by_focus),
+        **totals.freshness(),
+    }

@@ -1,4 +1,5 @@
-"""The whole pipeline as processes: reports over HTTP from several units become exact totals."""
+"""The whole pipeline as processes: reports over HTTP from several units become exact totals and
+the draft circular's figures."""
 from __future__ import annotations
 
 import random
@@ -6,6 +7,7 @@ from collections import Counter, defaultdict
 
 import httpx
 
+from services.aggregation.circular import phrase
 from tests.helpers import issue_token, report, wait_until
 
 UNITS = ["pudong", "huangpu", "samr", "assoc-quality", "group-metro"]
@@ -55,3 +57,9 @@ def test_thousand_reports_from_several_units_add_up(make_stack, database_url):
         assert units == {u: dict(c) for u, c in by_unit.items()}
         focus = client.get("/v1/totals", params={"by": "focus_area"}).json()["groups"]
         assert focus == {f: dict(c) for f, c in by_focus.items()}
+
+        draft = client.get("/v1/report/circular").json()
+        assert draft["figures"] == {m: phrase(m, v) for m, v in expected.items()}
+        assert f"全市共开展各类活动{phrase('activities', expected['activities'])}" in draft["text"]
+        unit_view = client.get("/v1/report/circular", headers={"Authorization": f"Bearer {tokens['pudong']}"})
+        assert unit_view.status_code == 403 and unit_view.json()["issues"][0]["code"] == "forbidden.role"
