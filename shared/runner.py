@@ -1,6 +1,8 @@
 """Start one service process: logging, then uvicorn serving the service's FastAPI app."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import uvicorn
@@ -16,3 +18,13 @@ def serve(app, settings: CommonSettings, port: int) -> None:
     logging.getLogger("faust").setLevel(logging.WARNING)
     logging.getLogger("mode").setLevel(logging.WARNING)
     uvicorn.run(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
+
+
+async def stop_tasks(tasks: list[asyncio.Task]) -> None:
+    """Cancel a service's background tasks and wait until each has finished."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        # What a task raises while being stopped is not news any more: it was logged when it happened.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -3,7 +3,6 @@ delivery worker and HTTP."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from services.notification.routes import router
 from services.notification.scheduler import Scheduler
 from shared import auth, db, kafka
 from shared.refdata import units
-from shared.runner import serve
+from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
 
@@ -88,11 +87,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
             await state.consumer.stop()
             await state.producer.stop()
             await http.aclose()

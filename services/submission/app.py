@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from services.submission.outbox import OutboxRelay
 from services.submission.ratelimit import TokenBuckets
 from services.submission.routes import router
 from shared import auth, db, kafka, topics
-from shared.runner import serve
+from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
 
@@ -57,11 +56,7 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
             await state.relay.close()
             await state.producer.stop()
             await state.pool.close()
