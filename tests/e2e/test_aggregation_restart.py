@@ -1,6 +1,6 @@
 """All services as processes: the live stream reflects an accepted report, and the totals stay
-exact when the aggregation process is SIGKILLed mid-stream and when the broker (which forgets
-everything) restarts mid-stream."""
+exact when the aggregation or the validation process is SIGKILLed mid-stream and when the broker
+(which forgets everything) restarts mid-stream."""
 from __future__ import annotations
 
 import random
@@ -126,6 +126,14 @@ def test_totals_stay_exact_across_aggregation_kill_and_broker_restart(make_stack
     post(stack, tokens, campaign.batch(300))
     stack.start_service("aggregation")
     stack.wait_ready(names=["aggregation"], timeout=60)
+    assert_exact(agg, campaign)
+
+    # The same for the validation process (faust): it resumes from its committed offsets.
+    post(stack, tokens, campaign.batch(300))
+    stack.stop_service("validation", signal.SIGKILL)
+    post(stack, tokens, campaign.batch(300))
+    stack.start_service("validation")
+    stack.wait_ready(names=["validation"], timeout=60)
     assert_exact(agg, campaign)
 
     # The broker restarts mid-stream and forgets every topic, record and offset.
