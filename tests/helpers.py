@@ -37,3 +37,16 @@ def report(report_id: str, **overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+async def eventually(probe, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
+    """Await `probe()` until it returns something truthy: `wait_until` for tests whose service runs
+    in the test's own event loop (which a blocking wait would freeze)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not reached within {timeout} s; last value: {last!r}")

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from shared import auth, topics
 from shared.events import ReturnFiled, decode
 from shared.kafka import ensure_topics, publish
 from shared.refdata import load_campaign, units
+from tests import helpers
 
 CAMPAIGN = load_campaign()
 DUE = CAMPAIGN.period("W1").due_at
@@ -37,16 +39,7 @@ def settings_for(broker, database_url, **extra) -> NotificationSettings:
     return NotificationSettings(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, DATABASE_URL=database_url, **extra)
 
 
-async def eventually(probe, timeout: float = 20, what: str = "condition"):
-    """Await `probe()` until truthy (the service runs in this event loop, so never block it)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout} s; last value: {last!r}")
+eventually = partial(helpers.eventually, timeout=20, interval=0.1)
 
 
 async def read_topic(bootstrap: str, spec: topics.TopicSpec) -> list:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
 
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings as hsettings, strat
 from services.submission.app import SubmissionSettings, create_app
 from shared import auth, topics
 from shared.events import Issue, ReportSubmitted, ReportValidated, decode, encode
-from tests.helpers import report
+from tests.helpers import eventually, report
 
 
 def bootstrap_of(broker) -> str:
@@ -33,18 +32,6 @@ async def running(broker, database_url, **overrides):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://submission", timeout=30) as client:
             yield SimpleNamespace(app=app, client=client, pool=app.state.pool, settings=settings)
-
-
-async def eventually(probe, timeout: float = 30, what: str = "condition"):
-    """Await `probe()` until it is truthy (the async twin of tests.helpers.wait_until)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout} s; last value: {last!r}")
 
 
 async def published_everything(svc) -> bool:
