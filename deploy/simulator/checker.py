@@ -35,9 +35,6 @@ class CheckReport:
     def ok(self) -> bool:
         return all(s.status == "ok" for s in self.sections.values())
 
-    def unavailable(self) -> list[str]:
-        return [n for n, s in self.sections.items() if s.status == "unavailable"]
-
     def differing(self) -> list[str]:
         return [n for n, s in self.sections.items() if s.status == "differs"]
 

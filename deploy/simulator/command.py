@@ -11,7 +11,7 @@ from deploy.simulator.checker import CheckReport, check
 from deploy.simulator.expected import Expected, expected_outcome
 from deploy.simulator.plan import Plan, build_plan
 from deploy.simulator.player import Endpoints, PlayResult, issue_tokens, play
-from shared.refdata import load_campaign, units
+from shared.refdata import units
 from shared.settings import DEFAULT_PORTS, CommonSettings
 
 
@@ -57,8 +57,3 @@ async def simulate(
 def run_simulation(**kwargs) -> Simulation:
     return asyncio.run(simulate(**kwargs))
 
-
-def campaign_span(seed: int = 2022, scale: float = 1.0):
-    """First and settling instants of the plan `simulate` would play (for choosing a clock)."""
-    plan = build_plan(load_campaign(CommonSettings().campaign_file), units(), seed=seed, scale=scale)
-    return plan.starts_at, plan.settles_at
