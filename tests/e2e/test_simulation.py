@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 
 from deploy.simulator.command import simulate
 from deploy.simulator.player import Endpoints
@@ -34,6 +33,5 @@ def test_accelerated_campaign_ends_exactly_as_planned(make_stack, database_url):
     assert not result.played.problems(), "\n".join(result.played.problems())
     assert result.expected.reports > 50 and sum(result.expected.rejections.values()) >= 3
     report = result.report
-    assert not report.differing(), report.render()
-    if report.unavailable():
-        pytest.skip(f"not served yet, so not checked: {', '.join(report.unavailable())}\n{report.render()}")
+    # Every section checked and equal: totals, return statuses, alerts, rejections, milestones, states.
+    assert report.ok, report.render()
