@@ -96,6 +96,16 @@ def _answer(request: Request, result: store.Earlier | store.Saved, answer: dict,
     return JSONResponse(answer, status_code=202)
 
 
+async def _admit(request: Request, who: Principal, idempotency_key: str | None, model: type[M]) -> tuple[str | None, bytes, M]:
+    """What both submitting endpoints check first: role, key, size, shape, unit; then the key, body and model."""
+    _may_submit(who)
+    key = _claim_key(idempotency_key)
+    raw = await _read_body(request)
+    body = _parse(model, raw)
+    _same_unit(who, body.unit_id)
+    return key, raw, body
+
+
 def _body_doc(model: type[BaseModel]) -> dict:
     # The body is read by hand (size limit, contract-shaped errors); this keeps it in the OpenAPI.
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
@@ -107,11 +117,7 @@ async def submit_reports(
     who: Annotated[Principal, Depends(limited)],
     idempotency_key: Annotated[str | None, Header()] = None,
 ):
-    _may_submit(who)
-    key = _claim_key(idempotency_key)
-    raw = await _read_body(request)
-    body = _parse(ReportsRequest, raw)
-    _same_unit(who, body.unit_id)
+    key, raw, body = await _admit(request, who, idempotency_key, ReportsRequest)
     if problems := intake.report_problems(body.reports):
         raise ApiError(422, *(issue(p.code, p.message_en, p.message_zh, p.field) for p in problems[:MAX_ISSUES]))
     state = request.app.state
@@ -131,11 +137,7 @@ async def file_return(
     who: Annotated[Principal, Depends(limited)],
     idempotency_key: Annotated[str | None, Header()] = None,
 ):
-    _may_submit(who)
-    key = _claim_key(idempotency_key)
-    raw = await _read_body(request)
-    body = _parse(ReturnRequest, raw)
-    _same_unit(who, body.unit_id)
+    key, raw, body = await _admit(request, who, idempotency_key, ReturnRequest)
     state = request.app.state
     if state.campaign.period(body.period_id) is None:
         ids = ", ".join(p.period_id for p in state.campaign.periods)
