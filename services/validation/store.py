@@ -117,17 +117,20 @@ async def forget_emitted(pool: asyncpg.Pool) -> None:
     await pool.execute("UPDATE dead_letters SET emitted = false WHERE emitted")
 
 
-async def verdict_pages(pool: asyncpg.Pool, page: int = 5000):
-    """Every stored verdict in the order decided, a page at a time: [(source_event_id, unit_id, event)]."""
+async def _pages(pool: asyncpg.Pool, table: str, columns: tuple[str, ...], page: int):
+    """Every row of `table` in `seq` order, a page at a time, as tuples of `columns`."""
     last = 0
     while True:
-        rows = await pool.fetch(
-            "SELECT seq, source_event_id, unit_id, event FROM verdicts WHERE seq > $1 ORDER BY seq LIMIT $2", last, page
-        )
+        rows = await pool.fetch(f"SELECT seq, {', '.join(columns)} FROM {table} WHERE seq > $1 ORDER BY seq LIMIT $2", last, page)
         if not rows:
             return
         last = rows[-1]["seq"]
-        yield [(r["source_event_id"], r["unit_id"], r["event"]) for r in rows]
+        yield [tuple(r[c] for c in columns) for r in rows]
+
+
+def verdict_pages(pool: asyncpg.Pool, page: int = 5000):
+    """Every stored verdict in the order decided, a page at a time: [(source_event_id, unit_id, event)]."""
+    return _pages(pool, "verdicts", ("source_event_id", "unit_id", "event"), page)
 
 
 async def save_dead_letters(conn: asyncpg.Connection, letters: list[DeadLettered]) -> list[DeadLettered]:
@@ -157,14 +160,6 @@ async def mark_dead_letters_emitted(pool: asyncpg.Pool, event_ids: list[str]) ->
         await pool.execute("UPDATE dead_letters SET emitted = true WHERE event_id = ANY($1::text[])", event_ids)
 
 
-async def dead_letter_pages(pool: asyncpg.Pool, page: int = 5000):
+def dead_letter_pages(pool: asyncpg.Pool, page: int = 5000):
     """Every stored dead letter in order, a page at a time: [(event_id, source_topic, event)]."""
-    last = 0
-    while True:
-        rows = await pool.fetch(
-            "SELECT seq, event_id, source_topic, event FROM dead_letters WHERE seq > $1 ORDER BY seq LIMIT $2", last, page
-        )
-        if not rows:
-            return
-        last = rows[-1]["seq"]
-        yield [(r["event_id"], r["source_topic"], r["event"]) for r in rows]
+    return _pages(pool, "dead_letters", ("event_id", "source_topic", "event"), page)
