@@ -32,9 +32,14 @@ class BrokerEpoch:
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()  # one reader at a time: the seek to offset 0 is shared state
 
     async def read(self) -> str:
         """The current epoch id; creates it on a new broker. Raises KafkaError/OSError if unreachable."""
+        async with self._lock:
+            return await self._read()
+
+    async def _read(self) -> str:
         await self._connect()
         assert self._admin and self._consumer and self._producer
         for _ in range(10):
@@ -54,6 +59,9 @@ class BrokerEpoch:
     async def refresh(self) -> bool:
         """Read the epoch; True when it differs from the one known before (not on the first read)."""
         epoch = await self.read()
+        return self._learn(epoch)
+
+    def _learn(self, epoch: str) -> bool:
         if epoch == self.current:
             return False
         first, self.current = self.current is None, epoch
