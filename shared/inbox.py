@@ -104,7 +104,8 @@ class Inbox:
         self.decoders.update(decoders or {})
         self.batch_size, self.max_attempts = batch_size, max_attempts
         self.backoff_s, self.backoff_max_s, self.check_every_s = backoff_s, backoff_max_s, check_every_s
-        self.consumer_options = consumer_options or {}
+        # A short session: Tansu's first group join takes about half of it.
+        self.consumer_options = {"session_timeout_ms": 3000, **(consumer_options or {})}
         self.consumer: AIOKafkaConsumer | None = None
         self.handled = 0
         self.last_progress = time.monotonic()

@@ -34,6 +34,4 @@ def inbox(settings: CommonSettings, pool: asyncpg.Pool, producer: AIOKafkaProduc
     return Inbox(
         GROUP, settings, pool, producer, epoch, [topics.REPORTS_VALIDATED], apply,
         dead_letters=topics.DEAD_LETTERS["submission"], decoders={topics.REPORTS_VALIDATED.name: state_of},
-        # A short session: Tansu's join takes about half of it, and a stop waits for a join under way.
-        consumer_options={"session_timeout_ms": 3000},
     )
