@@ -95,7 +95,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
 
 def _stalled(inbox, after_s: float) -> bool:
     """Records waiting on the broker and nothing handled for `after_s`: a consumer can silently stop
-    fetching (faust #175, #523), and then /readyz must say so."""
+    fetching (seen with faust, #175 and #523), and then /readyz must say so."""
     waiting = any(sample.value > 0 for metric in LAG.collect() for sample in metric.samples
                   if sample.labels.get("consumer") == inbox.group)
     return waiting and time.monotonic() - inbox.last_progress > after_s
