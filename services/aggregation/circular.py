@@ -7,61 +7,10 @@ metrics.csv, so the office's house style lives in data, not code.
 """
 from __future__ import annotations
 
-import math
-import re
-from dataclasses import dataclass
-from decimal import Decimal
+from services.aggregation.phrasing import phrase
+from shared.refdata import FOCUS_AREAS, metrics
 
-from shared.refdata import FOCUS_AREAS, Metric, metrics
-
-_NUMBER = re.compile(r"^(近|超过)?([\d.]+万?)(余|多)?(.*)$")
-NEAR = Decimal("0.05")  # "近" when the value is within 5% below a round mark
-
-
-@dataclass(frozen=True)
-class Style:
-    approximate: bool
-    above: str  # how a figure a little above a mark is said: "余", "多" or "超过"
-    unit_word: str
-    amount: bool
-
-
-def style_of(metric: Metric) -> Style:
-    match = _NUMBER.match(metric.phrase_2022)
-    prefix, _, suffix, unit_word = match.groups() if match else (None, "", None, metric.unit_zh)
-    above = "超过" if prefix == "超过" else (suffix or "余")
-    return Style(
-        approximate=metric.figure_2022.startswith("~") or metric.figure_2022.endswith("+"),
-        above=above,
-        unit_word=unit_word or metric.unit_zh,
-        amount=metric.value_type == "amount",
-    )
-
-
-def _wan(value: int) -> str:
-    if value >= 10000 and value % 1000 == 0:
-        return f"{value / 10000:g}万"
-    return str(value)
-
-
-def phrase(metric_id: str, value: int | float | Decimal) -> str:
-    """One figure in the circular's words, e.g. phrase("participants", 196500) == "近20万人次"."""
-    style = style_of(metrics()[metric_id])
-    if style.amount:
-        return f"{Decimal(str(value)).quantize(Decimal('0.01'))}{style.unit_word}"
-    count = int(value)
-    if not style.approximate or count < 10:
-        return f"{_wan(count)}{style.unit_word}"
-    magnitude = 10 ** int(math.log10(count))
-    below, above = (count // magnitude) * magnitude, (count // magnitude + 1) * magnitude
-    if count == below:
-        return f"{_wan(count)}{style.unit_word}"
-    if Decimal(above - count) / above <= NEAR:
-        return f"近{_wan(above)}{style.unit_word}"
-    if style.above == "超过":
-        return f"超过{_wan(below)}{style.unit_word}"
-    return f"{_wan(below)}{style.above}{style.unit_word}"
-
+__all__ = ["draft", "phrase"]
 
 def draft(year: int, totals: dict[str, int | float], by_focus: dict[str, dict[str, int | float]]) -> str:
     """The circular's opening figures and a per-area summary, ready for the office to edit."""

@@ -28,8 +28,8 @@ def test_every_2022_figure_is_phrased_as_the_circular_did(metric_id):
     [
         ("activities", 1000, "1000场"),
         ("activities", 1950, "近2000场"),
-        ("activities", 1500, "1000多场"),
-        ("participants", 230000, "20万余人次"),
+        ("activities", 1500, "1500场"),
+        ("participants", 230000, "23万人次"),
         ("articles", 7, "7篇"),
         ("profit_added", 3, "3.00亿元"),
     ],
