@@ -72,7 +72,7 @@ async def circular_draft(request: Request, format: Format = "json", caller: Prin
     _office(caller)
     pool, year = request.app.state.pool, request.app.state.campaign.year
     entries = await snapshots.current_entries(pool, year)
-    previous = None  # until the ledger records each report's campaign
+    previous = await snapshots.campaign_totals(pool, year - 1)
     drafted = await asyncio.to_thread(circular.draft, year, entries, previous)
     drafted.update(snapshot=None, **request.app.state.totals.freshness())
     return await _answer(drafted, format, "draft")

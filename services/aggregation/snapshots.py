@@ -45,7 +45,7 @@ def _entry(row: asyncpg.Record) -> Entry:
 async def current_entries(conn: asyncpg.Connection | asyncpg.Pool, campaign: int) -> list[Entry]:
     """The campaign's current, not withdrawn reports, as the ledger holds them now."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM ledger WHERE NOT withdrawn ORDER BY unit_id, report_id"
+        f"SELECT {_COLUMNS} FROM ledger WHERE campaign = $1 AND NOT withdrawn ORDER BY unit_id, report_id", campaign
     )
     return [_entry(r) for r in rows]
 
@@ -55,7 +55,8 @@ async def campaign_totals(conn: asyncpg.Connection | asyncpg.Pool, campaign: int
     rows = await conn.fetch(
         """SELECT m.key AS metric, sum(m.value::bigint)::bigint AS total
            FROM ledger l CROSS JOIN LATERAL jsonb_each_text(l.metrics) m
-           WHERE NOT l.withdrawn GROUP BY 1""",
+           WHERE l.campaign = $1 AND NOT l.withdrawn GROUP BY 1""",
+        campaign,
     )
     totals = {r["metric"]: r["total"] for r in rows if r["total"]}
     return totals or None
@@ -65,16 +66,16 @@ async def take(pool: asyncpg.Pool, campaign: int, taken_by: str) -> Snapshot:
     """Pin the campaign's current reports (and the previous campaign's totals) under a new id."""
     snapshot_id = uuid.uuid4().hex
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        previous = None  # the ledger keeps one campaign until it records which
+        previous = await campaign_totals(conn, campaign - 1)
         await conn.execute(
             """INSERT INTO circular_snapshot (snapshot_id, campaign, taken_by, as_of, previous_totals)
-               SELECT $1, $2, $3, (SELECT max(campaign_time) FROM ledger WHERE NOT withdrawn), $4""",
+               SELECT $1, $2, $3, (SELECT max(campaign_time) FROM ledger WHERE campaign = $2 AND NOT withdrawn), $4""",
             snapshot_id, campaign, taken_by, previous,
         )
         await conn.execute(
             f"""INSERT INTO circular_snapshot_report (snapshot_id, {_COLUMNS})
-                SELECT $1, {_COLUMNS} FROM ledger WHERE NOT withdrawn""",
-            snapshot_id,
+                SELECT $1, {_COLUMNS} FROM ledger WHERE campaign = $2 AND NOT withdrawn""",
+            snapshot_id, campaign,
         )
     found = await find(pool, campaign, snapshot_id)
     assert found is not None
