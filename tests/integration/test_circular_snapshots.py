@@ -94,4 +94,4 @@ async def test_the_2022_circular_drafted_pinned_traced_and_exported(monkeypatch,
         live_word = await client.get("/v1/report/circular", params={"format": "docx"}, headers=office)
         assert any("60个" in p.text for p in docx.Document(io.BytesIO(live_word.content)).paragraphs)
         bad = await client.get("/v1/report/circular", params={"format": "pdf"}, headers=office)
-        assert 400 <= bad.status_code < 500 and "issues" in bad.json()
+        assert bad.status_code == 422 and bad.json()["issues"][0]["code"] == "schema"
