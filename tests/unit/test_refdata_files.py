@@ -11,12 +11,15 @@ from shared.settings import CommonSettings
 
 
 @pytest.fixture
-def restore_lists():
-    yield
+def lists_env(monkeypatch):
+    """The environment for these tests; afterwards the packaged lists again, for every later test."""
+    yield monkeypatch
+    monkeypatch.undo()
     refdata.reload()
 
 
-def test_lists_from_files(monkeypatch, tmp_path, restore_lists):
+def test_lists_from_files(lists_env, tmp_path):
+    monkeypatch = lists_env
     lines = refdata.resources.files("shared.data").joinpath("metrics.csv").read_text(encoding="utf-8").splitlines()
     metrics_file = tmp_path / "metrics-2023.csv"
     metrics_file.write_text("\n".join(lines + ["live_streams,直播场次,live streams,场,count,no,30+,30余场"]) + "\n", encoding="utf-8")
@@ -50,10 +53,15 @@ def test_lists_from_files(monkeypatch, tmp_path, restore_lists):
         ("QM_UNITS_FILE", None, "cannot read"),
     ],
 )
-def test_a_bad_list_stops_start_up(monkeypatch, tmp_path, variable, content, message):
+def test_a_bad_list_stops_start_up(lists_env, tmp_path, variable, content, message):
+    monkeypatch = lists_env
     path = tmp_path / "list.csv"
     if content is not None:
         path.write_text(content, encoding="utf-8")
     monkeypatch.setenv(variable, str(path))
     with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         CommonSettings()
+
+
+def test_the_packaged_lists_are_back():
+    assert len(refdata.units()) == 56 and len(refdata.metrics()) == 28
