@@ -3,7 +3,7 @@
 The Word layout follows GB/T 9704 (党政机关公文格式) where python-docx can express it: A4, margins
 37/35/28/26 mm, the issuer's mark in red 方正小标宋简体 over a red rule, the 文号, the title in
 方正小标宋简体 二号, body in 仿宋_GB2312 三号 at a fixed 28 pt line, 一、 headings in 黑体 and （一）
-headings in 楷体_GB2312. The Chinese font names are set as east-asian fonts (Word and WPS read
+headings in 楷体_GB2312, the page number "— 1 —" centred in the footer. The Chinese font names are set as east-asian fonts (Word and WPS read
 w:eastAsia, not the font name alone) and the font table names a fallback for each (w:altName:
 宋体, 仿宋, SimHei, 楷体), so a machine without the GB fonts still shows the right family.
 """
@@ -70,6 +70,20 @@ def _red_rule(paragraph) -> None:
     paragraph._p.get_or_add_pPr().append(border)
 
 
+def _page_numbers(section) -> None:
+    """The page number in the footer, centred, as "— 1 —" (GB/T 9704: 4号 半角 digits, dashes each side)."""
+    paragraph = section.footer.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _set_font(paragraph.add_run("— "), "宋体", Pt(14))
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), "PAGE")
+    number = paragraph.add_run("1")
+    _set_font(number, "宋体", Pt(14))
+    field.append(number._r)
+    paragraph._p.append(field)
+    _set_font(paragraph.add_run(" —"), "宋体", Pt(14))
+
+
 def _declare_fallbacks(doc) -> None:
     """Name each GB font in the font table with a common fallback (w:altName)."""
     table = next(r.target_part for r in doc.part.rels.values() if r.reltype.endswith("/fontTable"))
@@ -91,6 +105,7 @@ def to_docx(circular: dict) -> bytes:
     normal.font.name, normal.font.size = BODY_FONT, SIZE_3
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), BODY_FONT)
     _declare_fallbacks(doc)
+    _page_numbers(section)
 
     _paragraph(doc, circular["issuer"], TITLE_FONT, Pt(36), center=True, color=RED)
     _paragraph(doc, "", BODY_FONT, SIZE_3, indent=False)
