@@ -51,7 +51,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         await state.producer.start()
         clock, campaign = settings.clock(), settings.campaign()
         state.campaign = campaign
-        state.totals = Totals(state.pool)
+        state.totals = Totals(state.pool, campaign.year)
         board, feed, hub = ReturnBoard(state.pool, campaign), AlertFeed(state.pool), Hub()
         await board.load()
         await feed.load()

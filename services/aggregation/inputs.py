@@ -68,7 +68,7 @@ def handler(pipe: Pipeline):
             by_topic.setdefault(d.topic, []).append(d.event)
         counts, received_at = {}, None
         if verdicts := by_topic.get(topics.REPORTS_VALIDATED.name):
-            counts["verdict"] = (len(verdicts), await Totals.fold(conn, verdicts))
+            counts["verdict"] = (len(verdicts), await pipe.totals.fold(conn, verdicts))
             received_at = max(v.received_at for v in verdicts)
         if statuses := by_topic.get(topics.RETURNS_STATUS.name):
             counts["return_status"] = (len(statuses), await pipe.board.store(conn, statuses))

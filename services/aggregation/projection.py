@@ -49,10 +49,11 @@ class Change:
 class Totals:
     """Folds verdicts into the shared ledger and cells; follows the cells into the live table."""
 
-    def __init__(self, pool: asyncpg.Pool, recent: int = 20):
+    def __init__(self, pool: asyncpg.Pool, campaign: int, recent: int = 20):
         self.table: dict[str, int] = {}
         self.cells: dict[Cell, int] = {}
         self.pool = pool
+        self.campaign = campaign  # the ledger's rows of other campaigns are never read nor counted
         self.seen = -1  # newest change number applied; -1: nothing loaded yet
         self.lock = asyncio.Lock()
         self.as_of: datetime | None = None
@@ -62,20 +63,19 @@ class Totals:
         # (scope, dimension) -> group -> metrics ever set: reads touch only keys that may hold a value.
         self.index: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
 
-    @staticmethod
-    async def fold(conn: asyncpg.Connection, verdicts: list[ReportValidated]) -> int:
+    async def fold(self, conn: asyncpg.Connection, verdicts: list[ReportValidated]) -> int:
         """Fold a batch into ledger and cells (call inside the inbox's transaction); returns how many
         verdicts changed the ledger. The ledger makes redelivery harmless; a unit's rows are locked
         first, so a partition handed over mid-batch cannot fold one report twice."""
         keys = {(v.unit_id, v.report.report_id) for v in verdicts}
         await db.lock_keys(conn, "aggregation.ledger", sorted({k[0] for k in keys}))
-        ledger = await store.load_entries(conn, keys)
+        ledger = await store.load_entries(conn, keys, self.campaign)
         cells, changed = apply_verdicts(ledger, verdicts)
         if not changed:
             return 0
-        await store.save_entries(conn, list(changed.values()))
-        seq = await store.save_cells(conn, cells)
-        await store.mark_entries(conn, sorted(changed), seq)
+        await store.save_entries(conn, list(changed.values()), self.campaign)
+        seq = await store.save_cells(conn, cells, self.campaign)
+        await store.mark_entries(conn, sorted(changed), seq, self.campaign)
         newest = max(verdicts, key=lambda v: v.received_at)
         await announce(conn, "totals", newest.received_at)
         return len(changed)
@@ -86,12 +86,12 @@ class Totals:
         async with self.lock:
             async with self.pool.acquire() as conn:
                 first = self.seen < 0
-                cells, newest = await store.cells_since(conn, self.seen)
+                cells, newest = await store.cells_since(conn, self.seen, self.campaign)
                 if first:
-                    entries = await store.latest_entries(self.pool, self.recent_size)
-                    self.as_of = await store.newest_campaign_time(self.pool)
+                    entries = await store.latest_entries(self.pool, self.recent_size, self.campaign)
+                    self.as_of = await store.newest_campaign_time(self.pool, self.campaign)
                 else:
-                    entries = await store.entries_since(conn, self.seen, newest) if newest > self.seen else []
+                    entries = await store.entries_since(conn, self.seen, newest, self.campaign) if newest > self.seen else []
             deltas = {c: v - self.cells.get(c, 0) for c, v in cells.items() if v != self.cells.get(c, 0)}
             self.cells.update(cells)
             for key, delta in expand(deltas).items():
