@@ -9,13 +9,14 @@ from fastapi.responses import StreamingResponse
 from services.aggregation import circular
 from services.aggregation.visibility import View
 from shared.auth import Principal
-from shared.web import ApiError, issue, principal
+from shared.openapi import errors
+from shared.web import ApiError, issue, principal, principal_or_query_token
 
 router = APIRouter()
-AUTH_RESPONSES = {401: {"description": "Missing, unknown or revoked token: `{\"issues\": [...]}`"}}
+AUTH_RESPONSES = errors(401, 503)
 
 
-@router.get("/v1/totals", responses=AUTH_RESPONSES)
+@router.get("/v1/totals", responses={**AUTH_RESPONSES, **errors(422)})
 async def get_totals(
     request: Request,
     by: Literal["district", "unit", "focus_area", "day"] | None = None,
@@ -29,8 +30,11 @@ async def get_totals(
     return {"by": by, "groups": totals.by(view.scope, by), **totals.freshness()}
 
 
-@router.get("/v1/stream", responses=AUTH_RESPONSES, response_class=StreamingResponse)
-async def stream(request: Request, caller: Principal = Depends(principal)):
+_EVENTS = {200: {"description": "Server-Sent Events (docs/integration.md)", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/v1/stream", responses={**_EVENTS, **AUTH_RESPONSES}, response_class=StreamingResponse)
+async def stream(request: Request, caller: Principal = Depends(principal_or_query_token)):
     """Server-Sent Events: a snapshot, then coalesced totals, returns and alerts (at most 10 per second)."""
     live = request.app.state.live
     return StreamingResponse(
@@ -40,7 +44,7 @@ async def stream(request: Request, caller: Principal = Depends(principal)):
     )
 
 
-@router.get("/v1/report/circular", responses={**AUTH_RESPONSES, 403: {"description": "Not an office token"}})
+@router.get("/v1/report/circular", responses={**AUTH_RESPONSES, **errors(403)})
 async def circular_draft(request: Request, caller: Principal = Depends(principal)):
     """The draft circular (通报): the city's figures phrased as the office phrases them."""
     if caller.role != "office":
