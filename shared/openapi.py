@@ -86,8 +86,9 @@ def document(app: FastAPI) -> dict:
             responses = operation.setdefault("responses", {})
             if "422" in responses:
                 responses["422"] = _error(422)
-            if operation.get("security"):  # authenticated: the token is looked up in the database
-                for status in (401, 503):
+            if operation.get("security"):
+                # Authenticated: the token is looked up in the database; a viewer token may only read some.
+                for status in (401, 403, 503):
                     responses.setdefault(str(status), _error(status))
             responses.setdefault("431", _error(431))
             if path == "/metrics":

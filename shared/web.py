@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import db, kafka
-from shared.auth import Principal, authenticate
+from shared.auth import VIEWER_READS, Principal, authenticate
 from shared.openapi import mount_docs
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,11 @@ async def _principal(request: Request, presented: str | None) -> Principal:
     found = await authenticate(request.app.state.pool, presented)
     if found is None:
         raise ApiError(401, issue("unauthorized", "Unknown or revoked token.", "令牌无效或已被吊销。"))
+    if found.role == "viewer" and (request.method, request.url.path) not in VIEWER_READS:
+        raise ApiError(403, issue(
+            "forbidden.role", "A viewer token reads the totals, the stream and the screen only.",
+            "只读（大屏）令牌仅可查看汇总数据、实时数据流和大屏。",
+        ))
     return found
 
 
