@@ -90,7 +90,7 @@ class AlertFeed:
 
     def visible(self, view: View) -> list[dict]:
         """The newest `size` alerts this viewer may see, newest first."""
-        if view.role == "office":
+        if view.city_wide:
             return list(self.city)
         mine = [alerts for unit_id, alerts in self.by_unit.items() if view.sees_unit(unit_id)]
         newest = heapq.merge(*mine, key=lambda a: datetime.fromisoformat(a["raised_at"]), reverse=True)
