@@ -83,7 +83,7 @@ async def _not_ready(client) -> bool:
     return answer.status_code == 503 and answer
 
 
-async def test_a_database_outage_is_503_with_retry_after_and_readiness_follows(broker, database_url, tmp_path, monkeypatch):
+async def test_a_database_outage_is_503_with_retry_after_and_readiness_follows(broker, database_url, tmp_path, monkeypatch, caplog):
     if isinstance(broker, str):
         pytest.skip("needs the embedded broker")
     monkeypatch.setenv("QM_STATE_DIR", str(tmp_path))
@@ -121,6 +121,14 @@ async def test_a_database_outage_is_503_with_retry_after_and_readiness_follows(b
             down = await eventually(lambda: _not_ready(client), timeout=20, what="not ready while the database is down")
             assert down.json()["checks"]["database"] is False
         assert 'qm_submission_requests_refused_total{code="unavailable",status="503"}' in (await sub_client.get("/metrics")).text
+        # The outbox relay says what is down: it once blamed the broker for a refused database connection.
+        relay_said = lambda: [r.getMessage() for r in caplog.records if r.getMessage().startswith("outbox relay:")]
+
+        async def blamed_database():
+            return any("database unavailable" in m for m in relay_said())
+
+        await eventually(blamed_database, timeout=20, what="the relay logs the database outage")
+        assert not any("broker unavailable" in m for m in relay_said())
 
         await proxy.connect()
         for client in clients:
