@@ -112,6 +112,7 @@ DOCS_HEADERS = {
 }
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<link rel="icon" href="/docs/static/favicon.png">
 <link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
@@ -122,9 +123,11 @@ _INIT = 'window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui
 
 
 def swagger_assets() -> Path:
-    import swagger_ui_bundle  # the pinned wheel vendors Swagger UI's files
+    """Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI writes), vendored by the pinned
+    `fastapi-offline` wheel; only its static files are used."""
+    import fastapi_offline
 
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    return Path(fastapi_offline.__file__).parent / "static"
 
 
 def mount_docs(app: FastAPI) -> None:
