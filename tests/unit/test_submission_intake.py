@@ -115,3 +115,18 @@ def test_batch_records_are_exactly_the_contract_encoding():
         expected = ReportSubmitted(event_id=event_id, received_at=1662345000.5, campaign_time=instant, submission_id="s1", unit_id="pudong", report=r)
         assert value == encode(expected)
     assert len(set(batch.event_ids)) == 2
+
+
+def test_reports_parsed_at_the_door_become_the_contract_encoding():
+    from datetime import datetime, timezone
+
+    from services.submission.wire import submitted_batch
+    from shared.events import ReportSubmitted, encode
+
+    body = b'{"reports": [{"report_id": "r", "version": 1, "title": "t", "focus_area": "service", "started_on": "2022-09-02", "metrics": {"activities": 3, "amount_invested": 1.25}}]}'
+    [parsed] = intake.ReportsRequest.model_validate_json(body).reports
+    instant = datetime(2022, 9, 5, tzinfo=timezone.utc)
+    batch = submitted_batch([parsed], submission_id="s", unit_id="pudong", received_at=1.0, campaign_time=instant)
+    contract = ActivityReport.model_validate(parsed.model_dump())
+    expected = ReportSubmitted(event_id=batch.event_ids[0], received_at=1.0, campaign_time=instant, submission_id="s", unit_id="pudong", report=contract)
+    assert batch.values == [encode(expected)] and b'"amount_invested":"1.25"' in batch.values[0]
