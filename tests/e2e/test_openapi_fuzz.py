@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
@@ -42,6 +43,26 @@ def _resolves(document: dict, ref: str) -> bool:
     return True
 
 
+def _fuzz(base: str, token: str, report: Path) -> tuple[subprocess.CompletedProcess, dict[str, int]]:
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
+            "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", "2022", "--workers", "1",
+            "--header", f"Authorization: Bearer {token}",
+            # The stream never ends; its auth and shape are tested in test_aggregation_stream.
+            "--exclude-path-regex", "^/v1/stream$",
+            "--request-timeout", "30", "--suppress-health-check", "all",
+            "--report", "junit", "--report-junit-path", str(report), "--no-color",
+        ],
+        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2],
+    )
+    counts = {"failures": 0, "errors": 0}
+    if report.exists():
+        suite = ET.parse(report).getroot()
+        counts = {k: int(suite.get(k, 0)) for k in counts}
+    return run, counts
+
+
 def test_every_service_keeps_to_its_openapi(make_stack, database_url, tmp_path):
     # Rate limits are the submission's to test elsewhere; here they would only starve the fuzzer.
     stack = make_stack(env={"QM_SUBMISSION_RATE_PER_S": "100000", "QM_SUBMISSION_RATE_BURST": "100000"})
@@ -53,19 +74,12 @@ def test_every_service_keeps_to_its_openapi(make_stack, database_url, tmp_path):
         dangling = sorted(r for r in _refs(document) if not _resolves(document, r))
         assert not dangling, (service, dangling)
         token = tokens.get(service, tokens["default"])
-        report = tmp_path / f"{service}.xml"
-        run = subprocess.run(
-            [
-                sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
-                "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", "2022", "--workers", "2",
-                "--header", f"Authorization: Bearer {token}",
-                # The stream never ends; its auth and shape are tested in test_aggregation_stream.
-                "--exclude-path", "/v1/stream",
-                "--request-timeout", "30", "--suppress-health-check", "all",
-                "--report", "junit", "--report-junit-path", str(report), "--no-color",
-            ],
-            capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2],
-        )
+        for attempt in range(2):
+            run, found = _fuzz(base, token, tmp_path / f"{service}-{attempt}.xml")
+            # A crash inside the generator (seen once: CPython 3.11.7's "AST constructor recursion depth
+            # mismatch" while hypothesis described a strategy) is an error, not a finding: run once more.
+            if run.returncode == 0 or found["failures"] or attempt:
+                break
         if run.returncode != 0:
-            failures.append(f"--- {service} (exit {run.returncode})\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}")
+            failures.append(f"--- {service} (exit {run.returncode}, {found})\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}")
     assert not failures, "\n".join(failures)
