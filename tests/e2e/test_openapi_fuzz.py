@@ -54,7 +54,8 @@ def _fuzz(base: str, token: str, report: Path) -> tuple[subprocess.CompletedProc
             "--request-timeout", "30", "--suppress-health-check", "all",
             "--report", "junit", "--report-junit-path", str(report), "--no-color",
         ],
-        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2],
+        # Its cache of crashes goes to the working directory: keep it out of the repository.
+        capture_output=True, text=True, timeout=600, cwd=report.parent,
     )
     counts = {"failures": 0, "errors": 0}
     if report.exists():
