@@ -59,7 +59,7 @@ def run(
         with console.status("starting broker, database and services..."):
             stack.start(timeout=120)
         tokens = asyncio.run(credentials.ensure(stack.database_url, STATE_DIR))
-        supervisor = Supervisor(stack, say).start()
+        supervisor = Supervisor(stack, say, hung_after_s=float(os.environ.get("QM_HUNG_AFTER_S", "45"))).start()
         console.print("[bold green]Quality Month Live is running[/]")
         for line in season.describe(datetime.now(timezone.utc)):
             console.print(f"  {line}", soft_wrap=True)

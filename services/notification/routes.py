@@ -52,9 +52,17 @@ async def get_alerts(
     kind: Literal["reminder", "overdue", "escalation", "rejection", "milestone"] | None = None,
     acked: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next` of the previous page")] = None,
 ):
-    found = await alerts.list_alerts(request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request))
-    return {"alerts": found}
+    """Alerts, newest first, a page at a time: follow `next` until it is null to read them all."""
+    after = None
+    # The cursor's alert id reaches a query: only the form we write passes (a NUL would be a 500).
+    if cursor is not None and ((after := alerts.parse_cursor(cursor)) is None or not _ALERT_ID.fullmatch(after[1])):
+        raise ApiError(422, issue("invalid_cursor", "Unknown cursor; pass `next` of the previous page.", "分页游标无效，请使用上一页返回的 next。", "cursor"))
+    found, following = await alerts.list_alerts(
+        request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request), after
+    )
+    return {"alerts": found, "next": following}
 
 
 @router.post("/v1/alerts/{alert_id}/ack", responses=errors(403, 404))
