@@ -3,12 +3,14 @@ text PostgreSQL cannot store, numbers out of range or not numbers, bodies that a
 in URLs, URL text that reaches a query, and milestone visibility and acknowledgement."""
 from __future__ import annotations
 
+import base64
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 import httpx
 import pytest
 
+from services.aggregation.app import AggregationSettings, create_app as aggregation
 from services.notification import alerts
 from services.notification.app import NotificationSettings, create_app as notification
 from services.notification.deadlines import PlannedAlert
@@ -109,6 +111,8 @@ async def test_alert_urls_are_validated_and_milestones_are_seen_by_all_and_acked
         for bad in ("a%00b", "x" * 300, "0" * 31 + "g"):
             assert _code(await client.post(f"/v1/alerts/{bad}/ack", headers=office)) == (404, "not_found"), bad
         assert _code(await client.get("/v1/alerts", params={"token": office["Authorization"][7:]})) == (401, "unauthorized")
+        nul_cursor = base64.urlsafe_b64encode(b"2022-09-09T05:00:00+00:00|a\x00b").decode()
+        assert _code(await client.get("/v1/alerts", params={"cursor": nul_cursor}, headers=office)) == (422, "invalid_cursor")
 
         for who in (unit, district, office):
             seen = (await client.get("/v1/alerts", headers=who)).json()["alerts"]
@@ -117,3 +121,19 @@ async def test_alert_urls_are_validated_and_milestones_are_seen_by_all_and_acked
             assert _code(await client.post(f"/v1/alerts/{milestone.alert_id}/ack", headers=who)) == (403, "forbidden.ack")
         acked = await client.post(f"/v1/alerts/{milestone.alert_id}/ack", headers=office)
         assert acked.status_code == 200 and acked.json()["acked_by"] == "office"
+
+
+async def test_snapshot_ids_from_the_url_are_checked_before_any_query(broker, database_url, tmp_path, monkeypatch):
+    if isinstance(broker, str):
+        pytest.skip("needs the embedded broker")
+    monkeypatch.setenv("QM_STATE_DIR", str(tmp_path))
+    app = aggregation(AggregationSettings(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, DATABASE_URL=database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://aggregation") as client:
+            office = bearer(await auth.issue_token(app.state.pool, "office", "office"))
+            for bad in ("a%00b", "x" * 300, "0" * 32):
+                answer = await client.get(f"/v1/report/circular/snapshots/{bad}", headers=office)
+                assert _code(answer) == (404, "not_found.snapshot"), (bad, answer.text)
+                answer = await client.get(f"/v1/report/circular/snapshots/{bad}/figures/activities", headers=office)
+                assert _code(answer) == (404, "not_found.snapshot"), (bad, answer.text)
