@@ -61,8 +61,10 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
             await state.producer.stop()
             await state.pool.close()
 
+    # Ready without the broker: the outbox keeps accepting reports and the relay publishes them once
+    # the broker is back, so a load balancer must keep sending units here through a broker outage.
     app = create_api(
-        SERVICE, lifespan=lifespan, readiness={}, bootstrap_servers=settings.kafka_bootstrap_servers, refused=metrics.REFUSED
+        SERVICE, lifespan=lifespan, readiness={"database": lambda: db.reachable(app.state.pool)}, refused=metrics.REFUSED
     )
     app.add_middleware(OutcomeCounter)
     app.include_router(router)

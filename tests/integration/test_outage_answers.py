@@ -136,9 +136,12 @@ async def test_a_database_outage_is_503_with_retry_after_and_readiness_follows(b
         assert (await sub_client.post("/v1/reports", json={"reports": [report("r2")]}, headers=unit)).status_code == 202
 
         broker.stop()
-        for client in clients:
+        for client in clients[1:]:
             down = await eventually(lambda: _not_ready(client), timeout=20, what="not ready while the broker is down")
             assert down.json()["checks"]["broker"] is False
+        # Submission keeps accepting into its outbox: it must stay in the load balancer.
+        assert (await sub_client.get("/readyz")).status_code == 200
+        assert (await sub_client.post("/v1/reports", json={"reports": [report("r3")]}, headers=unit)).status_code == 202
         broker.start()
         for client in clients:
             await eventually(lambda: _ready(client), timeout=90, what="ready again after the broker came back")
