@@ -11,7 +11,7 @@ from pydantic import Field
 from services.submission import metrics, verdicts
 from services.submission.metrics import OutcomeCounter
 from services.submission.outbox import OutboxRelay
-from services.submission.ratelimit import TokenBuckets
+from services.submission.ratelimit import SharedBuckets
 from services.submission.routes import router
 from shared import auth, db, inbox, kafka, topics
 from shared.epoch import BrokerEpoch
@@ -39,10 +39,10 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         state = app.state
         state.settings, state.clock, state.campaign = settings, settings.clock(), settings.campaign()
-        state.limiter = TokenBuckets(settings.rate_per_s, settings.rate_burst)
         state.pool = await db.create_pool(settings.database_url, max_size=settings.pool_size)
         await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        state.limiter = SharedBuckets(state.pool, settings.rate_per_s, settings.rate_burst)
         await inbox.migrate(state.pool)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)

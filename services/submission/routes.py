@@ -26,8 +26,8 @@ _SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 async def limited(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
-    """The caller, if its unit has not used up its request rate (token bucket per unit)."""
-    wait = request.app.state.limiter.allow(who.unit_id)
+    """The caller, if its unit has not used up its request rate (token bucket per unit, shared by replicas)."""
+    wait = await request.app.state.limiter.allow(who.unit_id)
     if wait:
         raise ApiError(
             429,
