@@ -182,6 +182,7 @@ class Inbox:
         assigned = list(consumer.assignment())
         if self.epoch.current != self._epoch_seen:
             self._epoch_seen = self.epoch.current
+            self._restarts = LogRestarts()  # the new logs' ends are the new baselines
             if assigned:
                 REWINDS.labels(self.group, "epoch").inc(len(assigned))
                 log.warning("%s inbox: new broker epoch; reading %d partitions from their start", self.group, len(assigned))
