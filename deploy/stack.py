@@ -15,7 +15,7 @@ import httpx
 from deploy.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, stop_process
 from shared.settings import DEFAULT_PORTS
 
-SERVICES = ("submission", "validation", "aggregation", "notification")
+SERVICES = ("submission", "validation", "aggregation", "notification", "console")
 
 
 def _env_port(name: str, default: int | None = None) -> int | None:

@@ -8,7 +8,9 @@ from fastapi.responses import StreamingResponse
 
 from services.aggregation import circular
 from services.aggregation.visibility import View
+from shared import export
 from shared.auth import Principal
+from shared.refdata import metrics
 from shared.web import ApiError, issue, principal
 
 router = APIRouter()
@@ -19,14 +21,29 @@ AUTH_RESPONSES = {401: {"description": "Missing, unknown or revoked token: `{\"i
 async def get_totals(
     request: Request,
     by: Literal["district", "unit", "focus_area", "day"] | None = None,
+    format: export.Format = "json",
     caller: Principal = Depends(principal),
 ):
     """City-wide totals, or one breakdown; what a token sees follows its role (docs/integration.md)."""
     totals = request.app.state.totals
     view = View(caller.role, caller.unit_id)
     if by is None:
-        return {"totals": totals.headline(view.headline_scope), **totals.freshness()}
-    return {"by": by, "groups": totals.by(view.scope, by), **totals.freshness()}
+        headline = totals.headline(view.headline_scope)
+        if format != "json":
+            return export.respond(format, "totals", _metric_columns(), [headline])
+        return {"totals": headline, **totals.freshness()}
+    groups = totals.by(view.scope, by)
+    if format != "json":
+        rows = [{by: key, **values} for key, values in groups.items()]
+        return export.respond(format, f"totals-by-{by}", [(by, BY_ZH[by])] + _metric_columns(), rows)
+    return {"by": by, "groups": groups, **totals.freshness()}
+
+
+BY_ZH = {"district": "区", "unit": "单位", "focus_area": "重点领域", "day": "日期"}
+
+
+def _metric_columns() -> list[export.Column]:
+    return [(m.metric_id, f"{m.label_zh}（{m.unit_zh}）") for m in metrics().values()]
 
 
 @router.get("/v1/stream", responses=AUTH_RESPONSES, response_class=StreamingResponse)

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.notification import contacts, offsets
+from services.notification import contacts, offsets, office
 from services.notification.delivery import Deliverer, DeliveryConfig
 from services.notification.handlers import TOPICS, EventHandler, consume
 from services.notification.outbox import Outbox
@@ -66,6 +66,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         http = httpx.AsyncClient()
         outbox = Outbox(state.pool, state.producer)
         deliverer = Deliverer(state.pool, settings.delivery(), http)
+        state.wake_deliveries = deliverer.wake.set
         state.scheduler = scheduler = Scheduler(
             state.pool, outbox, state.clock, state.campaign, units(), settings.channels(),
             on_alerts=deliverer.wake.set, max_sleep_s=settings.tick_max_s,
@@ -98,6 +99,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
 
     app = create_api(SERVICE, lifespan=lifespan, readiness={"deadlines": ready})
     app.include_router(router)
+    app.include_router(office.router)
     return app
 
 

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.notification import alerts, returns_store
+from shared import audit, export
 from shared.auth import Principal
-from shared.refdata import units
+from shared.scope import visible_units
 from shared.web import ApiError, issue, principal
 
 router = APIRouter()
@@ -21,22 +22,26 @@ def _tz(request: Request) -> ZoneInfo:
     return ZoneInfo(request.app.state.campaign.timezone)
 
 
-def visible_units(who: Principal) -> list[str] | None:
-    """What a token may read: the office everything, a district its own units, a unit itself."""
-    if who.role == "office":
-        return None
-    if who.role == "district":
-        return sorted({who.unit_id} | {u.unit_id for u in units().values() if u.district_id == who.unit_id})
-    return [who.unit_id]
+RETURN_COLUMNS = [
+    ("unit_id", "单位"), ("period_id", "期次"), ("status", "状态"), ("due_at", "截止时间"), ("filed_at", "报送时间"),
+    ("escalated", "已督办"),
+]
+ALERT_COLUMNS = [
+    ("id", "提醒编号"), ("kind", "类型"), ("unit_id", "单位"), ("period_id", "期次"), ("raised_at", "发出时间"),
+    ("message_zh", "内容"), ("message_en", "内容（英文）"), ("acked", "已确认"), ("acked_at", "确认时间"),
+    ("acked_by", "确认人"), ("data", "详情"),
+]
 
 
 @router.get("/v1/returns/status")
-async def get_returns_status(request: Request, who: Who, period_id: str | None = None):
+async def get_returns_status(request: Request, who: Who, period_id: str | None = None, format: export.Format = "json"):
     campaign = request.app.state.campaign
     if period_id is not None and campaign.period(period_id) is None:
         ids = ", ".join(p.period_id for p in campaign.periods)
         raise ApiError(422, issue("unknown_period", f"Unknown period; use one of {ids}.", f"未知报表期次，可选：{ids}。", "period_id"))
     found = await returns_store.statuses(request.app.state.pool, period_id, visible_units(who), _tz(request))
+    if format != "json":
+        return export.respond(format, "returns-status", RETURN_COLUMNS, found)
     return {"returns": found}
 
 
@@ -45,11 +50,14 @@ async def get_alerts(
     request: Request,
     who: Who,
     unit_id: str | None = None,
-    kind: Literal["reminder", "overdue", "escalation", "rejection", "milestone"] | None = None,
+    kind: Literal["reminder", "overdue", "escalation", "rejection", "milestone", "sent_back"] | None = None,
     acked: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    format: export.Format = "json",
 ):
     found = await alerts.list_alerts(request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request))
+    if format != "json":
+        return export.respond(format, "alerts", ALERT_COLUMNS, found)
     return {"alerts": found}
 
 
@@ -60,7 +68,10 @@ async def ack_alert(alert_id: str, request: Request, who: Who):
     visible = visible_units(who)
     if found is None or (visible is not None and found["unit_id"] not in visible):
         raise _NOT_FOUND
-    return await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now(), _tz(request))
+    acked = await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now(), _tz(request))
+    if found["acked_at"] is None:
+        await audit.record(state.pool, audit.actor_of(who), "alert.ack", alert_id, details={"unit_id": found["unit_id"], "kind": found["kind"]})
+    return acked
 
 
 @router.get("/v1/clock")

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.submission import verdicts
+from services.submission import importing, reading, verdicts
 from services.submission.metrics import OutcomeCounter
 from services.submission.outbox import OutboxRelay
 from services.submission.ratelimit import TokenBuckets
@@ -66,6 +66,8 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
 
     app = create_api(SERVICE, lifespan=lifespan, readiness={"database": database_ready})
     app.add_middleware(OutcomeCounter)
+    app.include_router(importing.router)  # before reading: /v1/reports/template.xlsx is not a report id
+    app.include_router(reading.router)
     app.include_router(router)
     return app
 
