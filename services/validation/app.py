@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.validation import agents, handlers, telemetry
+from services.validation import agents, catalogue, handlers, telemetry
 from services.validation.catalogue import load_catalogue
 from services.validation.rules import RuleContext
-from shared import db, kafka
+from shared import auth, db, kafka
 from shared.runner import serve
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.streaming import is_ready, new_faust_app
@@ -41,6 +41,8 @@ def create_app(settings: ValidationSettings) -> FastAPI:
         state = app.state
         state.pool = await db.create_pool(settings.database_url)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        await auth.migrate(state.pool)  # the shared tables, the audit trail among them
+        await catalogue.audit_change(state.pool, ctx.catalogue, settings.rules_file)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
