@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup browser bench clean
 
 run: setup
-	$(BIN)/qm run $(if $(DEMO),--demo,)
+	$(BIN)/qm run $(if $(DEMO),--demo,) $(if $(REPLICAS),--replicas $(REPLICAS),)
 
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

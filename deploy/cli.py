@@ -4,29 +4,47 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from deploy.stack import SERVICES, Stack
+from rich.text import Text
+
+from deploy import credentials
+from deploy import season as season_mod
+from deploy.stack import Stack
+from deploy.supervisor import Supervisor
 from shared.refdata import units
 
 app = typer.Typer(help="Quality Month Live", no_args_is_help=True, add_completion=False)
 units_app = typer.Typer(help="Reporting units and their API tokens.", no_args_is_help=True)
 app.add_typer(units_app, name="units")
 console = Console()
-STATE_DIR = Path(os.environ.get("QM_STATE_DIR", ".qm"))
+# Absolute from the start: the database and the services run in other working folders.
+STATE_DIR = Path(os.environ.get("QM_STATE_DIR", ".qm")).resolve()
 
 
 @app.command()
-def run(demo: bool = typer.Option(False, help="Also replay a simulated, accelerated campaign.")) -> None:
-    """Start broker, database, the four services and the big screen; Ctrl-C stops everything."""
+def run(
+    demo: bool = typer.Option(False, help="Also replay a simulated, accelerated 2022 campaign."),
+    replicas: int = typer.Option(1, min=1, max=9, help="Processes of each service; replica i listens on the first one's port + 10*i."),
+) -> None:
+    """Start broker, database, the four services and the big screen, keep them up; Ctrl-C stops everything."""
     from deploy.simulator import demo as demo_mode
 
-    stack = demo_mode.demo_stack(STATE_DIR) if demo else Stack(STATE_DIR)
-    player = None
+    stack = demo_mode.demo_stack(STATE_DIR, replicas=replicas) if demo else Stack(STATE_DIR, replicas=replicas)
+    season, season_env = season_mod.choose(STATE_DIR, datetime.now(timezone.utc), {**os.environ, **stack.env}, demo=demo)
+    stack.env.update(season_env)
+    player = supervisor = None
     stopping = False
+    log_file = STATE_DIR / "supervisor.log"
+
+    def say(message: str) -> None:
+        console.print(message, soft_wrap=True)
+        with log_file.open("a", encoding="utf-8") as out:
+            out.write(f"{datetime.now().isoformat(timespec='seconds')} {Text.from_markup(message).plain}\n")
 
     def _stop(*_):
         nonlocal stopping
@@ -39,22 +57,32 @@ def run(demo: bool = typer.Option(False, help="Also replay a simulated, accelera
     signal.signal(signal.SIGINT, _stop)
     try:
         with console.status("starting broker, database and services..."):
-            stack.start()
-        office_token = asyncio.run(_issue(stack.database_url, "office", "office"))
+            stack.start(timeout=120)
+        tokens = asyncio.run(credentials.ensure(stack.database_url, STATE_DIR))
+        supervisor = Supervisor(stack, say).start()
         console.print("[bold green]Quality Month Live is running[/]")
-        for name in SERVICES:
-            console.print(f"  {name:<13} {stack.url(name)}")
-        console.print(f"  big screen    {stack.url('aggregation')}/screen?token={office_token}", soft_wrap=True)
-        console.print(f"  office token  {office_token}")
-        console.print(f"  logs          {stack.workdir}/*.log      Ctrl-C stops everything.")
+        for line in season.describe(datetime.now(timezone.utc)):
+            console.print(f"  {line}", soft_wrap=True)
+        for name in stack.instances:
+            console.print(f"  {name:<15} {stack.url(name)}")
+        console.print(f"  big screen      {stack.url('aggregation')}/screen?token={tokens['screen']}", soft_wrap=True)
+        console.print("                  (a read-only viewer token: it reads the totals and the stream, nothing else)")
+        console.print(f"  office token    in {STATE_DIR / credentials.FILE_NAME} (readable only by you)", soft_wrap=True)
+        console.print(f"  logs            {stack.workdir}/*.log; crashed processes are restarted. Ctrl-C stops everything.", soft_wrap=True)
         if demo:
-            console.print(f"  demo          September at x{demo_mode.SPEED}: about 10 minutes, then the final returns")
+            console.print(f"  demo            September at x{demo_mode.SPEED}: about 10 minutes, then the final returns")
             player = demo_mode.start_player(stack)
         signal.pause()
     except KeyboardInterrupt:
         pass
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        console.print(f"[bold red]could not start: {exc}[/]", soft_wrap=True)
+        console.print(f"logs: {stack.workdir}", soft_wrap=True)
+        raise typer.Exit(1)
     finally:
         with console.status("stopping..."):
+            if supervisor is not None:
+                supervisor.stop()
             if player is not None:
                 demo_mode.stop_player(player)
             stack.stop()
@@ -72,6 +100,12 @@ async def _issue(database_url: str, unit_id: str, role: str) -> str:
         await pool.close()
 
 
+def auth_roles() -> tuple[str, ...]:
+    from shared.auth import ROLES
+
+    return ROLES
+
+
 def _database_url() -> str:
     from shared.settings import CommonSettings
 
@@ -81,12 +115,14 @@ def _database_url() -> str:
 @units_app.command("issue-token")
 def issue_token_cmd(
     unit_id: str,
-    role: str = typer.Option("unit", help="unit (submits for itself), district (reads its district) or office (reads all)"),
+    role: str = typer.Option(
+        "unit", help="unit (submits for itself), district (reads its district), office (reads all) or viewer (a wall screen: reads totals and stream only)"
+    ),
 ) -> None:
     """Issue a new API token for a unit and print it once; only its hash is stored."""
-    if role not in ("unit", "district", "office"):
-        raise typer.BadParameter("role must be unit, district or office", param_hint="--role")
-    if role != "office" and unit_id not in units():
+    if role not in auth_roles():
+        raise typer.BadParameter(f"role must be one of {', '.join(auth_roles())}", param_hint="--role")
+    if role in ("unit", "district") and unit_id not in units():
         raise typer.BadParameter(f"unknown unit '{unit_id}'; see units.csv", param_hint="UNIT_ID")
     if role == "district" and units()[unit_id].kind != "district":
         raise typer.BadParameter(f"'{unit_id}' is not a district", param_hint="--role")

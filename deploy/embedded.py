@@ -39,6 +39,37 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"{what} did not open port {port} within {timeout:.0f} s")
 
 
+def _postgres_group(leader: int) -> list[int]:
+    """Live PostgreSQL processes in the process group `leader` started: a recorded pid may have been
+    reused since, so only processes that are PostgreSQL's own count."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()  # after "pid (comm)": state, ppid, pgrp, ...
+        if len(fields) > 2 and int(fields[2]) == leader and fields[0] != "Z" and b"postgres" in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def _kill_group(leader: int) -> None:
+    """SIGKILL what is left of a dead server's process group (orphaned backends hold its shared
+    memory and block a new server), then wait until they are gone."""
+    deadline = time.monotonic() + 5
+    while (pids := _postgres_group(leader)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
 def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -93,6 +124,11 @@ class EmbeddedPostgres:
     durable: bool = True
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # PostgreSQL runs inside its data folder and resolves its socket folder (-k) from there:
+        # a relative path such as the default `.qm/pgdata` would point nowhere.
+        self.datadir = Path(self.datadir).resolve()
+
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
@@ -134,9 +170,7 @@ class EmbeddedPostgres:
                 stdout=subprocess.DEVNULL,
                 **user,
             )
-        stale = self.datadir / "postmaster.pid"
-        if stale.exists():
-            stale.unlink()  # we are the only owner of this datadir; a left-over pid file blocks start-up
+        self._clear_leftovers()
         self.proc = subprocess.Popen(
             [
                 self._bin("postgres"), "-D", str(self.datadir), "-h", "127.0.0.1", "-p", str(self.port),
@@ -149,7 +183,11 @@ class EmbeddedPostgres:
             start_new_session=True,
             **user,
         )
-        self._wait_ready(timeout)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            stop_process(self.proc, signal.SIGKILL)
+            raise
         exists = subprocess.run(
             [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc",
              f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
@@ -161,6 +199,21 @@ class EmbeddedPostgres:
                 check=True,
             )
         return self
+
+    def _clear_leftovers(self) -> None:
+        """After a crash or `kill -9`: end the dead server's orphaned backends (they hold its shared
+        memory and its port) and remove its pid and socket lock files; we are this folder's only owner."""
+        pid_file = self.datadir / "postmaster.pid"
+        if pid_file.exists():
+            try:
+                old_pid = int(pid_file.read_text().split()[0])
+            except (ValueError, IndexError):
+                old_pid = 0
+            if old_pid > 0 and old_pid != os.getpid():
+                _kill_group(old_pid)
+            pid_file.unlink()
+        for lock in self.datadir.glob(".s.PGSQL.*.lock"):
+            lock.unlink()
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
 """The whole system as processes: embedded broker and database (unless configured elsewhere),
-then the four services, each waited for until /readyz answers; stopped in reverse order."""
+then N replicas of each of the four services, each waited for until /readyz answers; stopped in
+reverse order."""
 from __future__ import annotations
 
 import os
@@ -16,11 +17,17 @@ from deploy.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, stop_pr
 from shared.settings import DEFAULT_PORTS
 
 SERVICES = ("submission", "validation", "aggregation", "notification", "console")
+REPLICA_PORT_STEP = 10  # replica i listens on the first one's port + 10 * i (8000, 8010, 8020, ...)
 
 
 def _env_port(name: str, default: int | None = None) -> int | None:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def instance_name(service: str, replica: int) -> str:
+    """`submission` for the first replica, `submission-2` for the second: also its log file's name."""
+    return service if replica == 0 else f"{service}-{replica + 1}"
 
 
 @dataclass
@@ -36,17 +43,28 @@ class Stack:
     db_port: int | None = field(default_factory=lambda: _env_port("QM_POSTGRES_PORT"))
     external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     external_database: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
+    replicas: int = 1
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
-    @classmethod
-    def on_free_ports(cls, workdir: Path, **kwargs) -> "Stack":
-        ports = {name: free_port() for name in SERVICES}
-        return cls(workdir, ports=ports, broker_port=free_port(), db_port=free_port(), **kwargs)
+    def __post_init__(self) -> None:
+        self.workdir = Path(self.workdir).resolve()
+        for service in SERVICES:
+            for replica in range(1, self.replicas):
+                self.ports.setdefault(instance_name(service, replica), self.ports[service] + REPLICA_PORT_STEP * replica)
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+    @classmethod
+    def on_free_ports(cls, workdir: Path, replicas: int = 1, **kwargs) -> "Stack":
+        ports = {instance_name(s, r): free_port() for s in SERVICES for r in range(replicas)}
+        return cls(workdir, ports=ports, broker_port=free_port(), db_port=free_port(), replicas=replicas, **kwargs)
+
+    @property
+    def instances(self) -> list[str]:
+        return [instance_name(s, r) for s in SERVICES for r in range(self.replicas)]
+
+    def url(self, instance: str) -> str:
+        return f"http://127.0.0.1:{self.ports[instance]}"
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -56,45 +74,57 @@ class Stack:
     def database_url(self) -> str:
         return self.postgres.url if self.postgres else self.external_database  # type: ignore[return-value]
 
+    def start_broker(self) -> None:
+        self.broker = EmbeddedBroker(port=self.broker_port or 9092, log_path=self.workdir / "broker.log").start()
+
+    def start_postgres(self) -> None:
+        self.postgres = EmbeddedPostgres(self.workdir / "pgdata", port=self.db_port or 5433).start()
+
     def start_infra(self) -> None:
         """Start the embedded broker and database where none is configured."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.external_kafka is None and self.broker is None:
-            self.broker = EmbeddedBroker(port=self.broker_port or 9092, log_path=self.workdir / "broker.log").start()
+            self.start_broker()
         if self.external_database is None and self.postgres is None:
-            self.postgres = EmbeddedPostgres(self.workdir / "pgdata", port=self.db_port or 5433).start()
+            self.start_postgres()
 
-    def service_env(self) -> dict[str, str]:
+    def service_env(self, instance: str | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.kafka_bootstrap
         env["DATABASE_URL"] = self.database_url
         env["QM_STATE_DIR"] = str(self.workdir)
-        env.update({f"QM_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
+        # Every replica finds its peers' first replica by URL (e.g. a console reading the totals).
+        env.update({f"QM_{name.upper()}_PORT": str(self.ports[name]) for name in SERVICES})
         env.update({f"QM_{name.upper()}_URL": self.url(name) for name in SERVICES})
+        if instance is not None:
+            service = instance.split("-")[0]
+            env[f"QM_{service.upper()}_PORT"] = str(self.ports[instance])
+            env["QM_INSTANCE"] = instance
         env.update(self.env)
         return env
 
-    def start_service(self, name: str) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], env=self.service_env(), stdout=log, stderr=subprocess.STDOUT
+    def start_service(self, instance: str) -> None:
+        log = open(self.workdir / f"{instance}.log", "ab")
+        service = instance.split("-")[0]
+        self.procs[instance] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"], env=self.service_env(instance), stdout=log, stderr=subprocess.STDOUT
         )
 
-    def stop_service(self, name: str, sig: int = signal.SIGTERM) -> None:
-        stop_process(self.procs.pop(name, None), sig)
+    def stop_service(self, instance: str, sig: int = signal.SIGTERM) -> None:
+        stop_process(self.procs.pop(instance, None), sig)
 
     def start(self, timeout: float = 60) -> "Stack":
         self.start_infra()
         # One anchor for all: services that boot seconds apart still share one campaign clock.
         self.env.setdefault("QM_CLOCK_ANCHOR", str(time.time()))
-        for name in SERVICES:
-            self.start_service(name)
+        for instance in self.instances:
+            self.start_service(instance)
         self.wait_ready(timeout)
         return self
 
-    def wait_ready(self, timeout: float = 60, names=SERVICES) -> None:
+    def wait_ready(self, timeout: float = 60, names=None) -> None:
         deadline = time.monotonic() + timeout
-        pending = [n for n in names]
+        pending = list(names or self.instances)
         while pending and time.monotonic() < deadline:
             for name in list(pending):
                 proc = self.procs.get(name)

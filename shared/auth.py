@@ -1,5 +1,6 @@
-"""API tokens of units, districts and the office: issued once, stored only as a SHA-256 hash,
-revocable; every service authenticates readers and writers with them (shared table `api_tokens`)."""
+"""API tokens of units, districts, the office and wall screens (`viewer`, read-only): issued once,
+stored only as a SHA-256 hash, revocable; every service authenticates readers and writers with them
+(shared table `api_tokens`)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,10 @@ import asyncpg
 
 from shared import audit, db
 
-Role = Literal["unit", "district", "office"]
+Role = Literal["unit", "district", "office", "viewer"]
+ROLES: tuple[str, ...] = ("unit", "district", "office", "viewer")
+# What a viewer token (a wall screen's) may read; every other request with it is a 403.
+VIEWER_READS = frozenset({("GET", "/v1/totals"), ("GET", "/v1/stream")})
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -44,6 +48,17 @@ async def issue_token(pool: asyncpg.Pool, unit_id: str, role: Role = "unit", by:
         )
         await audit.record(conn, by, "token.issue", unit_id, details={"token_id": token_id(token), "role": role})
     return token
+
+
+async def keep_token(pool: asyncpg.Pool, token: str, unit_id: str, role: Role) -> bool:
+    """Register a token kept from an earlier start (e.g. after the database was reset); False when
+    it was revoked, and a new one must be issued."""
+    await pool.execute(
+        "INSERT INTO api_tokens (token_hash, unit_id, role) VALUES ($1, $2, $3) ON CONFLICT (token_hash) DO NOTHING",
+        hash_token(token), unit_id, role,
+    )
+    found = await authenticate(pool, token)
+    return found is not None and (found.unit_id, found.role) == (unit_id, role)
 
 
 async def revoke_tokens(pool: asyncpg.Pool, unit_id: str, token: str | None = None, by: audit.Actor = audit.CLI) -> int:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import Principal, authenticate
+from shared.auth import VIEWER_READS, Principal, authenticate
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,11 @@ async def principal(request: Request, authorization: str | None = Header(None), 
     found = await authenticate(request.app.state.pool, presented)
     if found is None:
         raise ApiError(401, issue("unauthorized", "Unknown or revoked token.", "令牌无效或已被吊销。"))
+    if found.role == "viewer" and (request.method, request.url.path) not in VIEWER_READS:
+        raise ApiError(403, issue(
+            "forbidden.role", "A viewer token reads the totals, the stream and the screen only.",
+            "只读（大屏）令牌仅可查看汇总数据、实时数据流和大屏。",
+        ))
     return found
 
 

@@ -15,12 +15,12 @@ SPEED = 4320  # campaign seconds per real second: September in 10 minutes, the f
 STARTUP_S = 12  # about how long the stack takes to get ready: the clock starts at 08:00 about then
 
 
-def demo_stack(state_dir: Path) -> Stack:
+def demo_stack(state_dir: Path, replicas: int = 1) -> Stack:
     """A stack in its own state folder, emptied first: every demo starts from an empty campaign."""
     workdir = state_dir / "demo"
     shutil.rmtree(workdir / "pgdata", ignore_errors=True)
     env = {"QM_CLOCK_START": CLOCK_START, "QM_CLOCK_SPEED": str(SPEED), "QM_CLOCK_ANCHOR": str(time.time() + STARTUP_S)}
-    return Stack(workdir, env=env)
+    return Stack(workdir, env=env, replicas=replicas)
 
 
 def start_player(stack: Stack, scale: float = 1.0) -> subprocess.Popen:

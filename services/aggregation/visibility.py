@@ -1,5 +1,6 @@
 """Who sees what: office tokens the whole city, district tokens the reports that took place in
-their district, unit tokens the city-wide totals plus their own reports, returns and alerts."""
+their district, unit tokens the city-wide totals plus their own reports, returns and alerts; a
+wall screen's viewer token reads what the office's screen shows, and may do nothing else."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,13 @@ class View:
     unit_id: str
 
     @property
+    def city_wide(self) -> bool:
+        # The wall screen's viewer token reads what the office reads; shared/web.py stops its writes.
+        return self.role in ("office", "viewer")
+
+    @property
     def scope(self) -> str:
-        if self.role == "office":
+        if self.city_wide:
             return CITY
         if self.role == "district":
             return district_scope(self.unit_id)
@@ -30,7 +36,7 @@ class View:
 
     def sees_unit(self, unit_id: str | None) -> bool:
         """Returns and alerts of a unit (None: a city-wide alert such as a milestone)."""
-        if self.role == "office":
+        if self.city_wide:
             return True
         if unit_id is None:
             return self.role == "unit"
@@ -40,7 +46,7 @@ class View:
         return unit_id == self.unit_id
 
     def sees_activity(self, unit_id: str, district_id: str | None) -> bool:
-        if self.role == "office":
+        if self.city_wide:
             return True
         if self.role == "district":
             return district_id == self.unit_id

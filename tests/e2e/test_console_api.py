@@ -31,6 +31,7 @@ def env(tmp_path_factory, pg_server):
         "district": issue_token(stack.database_url, "pudong", "district"),
         "pudong": issue_token(stack.database_url, "pudong"),
         "samr": issue_token(stack.database_url, "samr"),
+        "viewer": issue_token(stack.database_url, "screen", "viewer"),
     }
     for unit, reports in (
         ("pudong", [report("p1", metrics={"activities": 2, "participants": 40, "enterprises": 3}, district_id="pudong"),
@@ -272,3 +273,7 @@ def test_each_role_sees_its_pages_and_no_others(env):
     for path in DESK_PAGES + ["/audit"]:
         assert unit.get(path).status_code == 403, path
     assert unit.post("/signout").status_code == 303 and unit.get("/unit").status_code == 303
+
+    viewer = console(stack, tokens["viewer"])  # the wall screen's read-only token: no console page
+    for path in ["/"] + DESK_PAGES + UNIT_PAGES + ["/audit", "/export/totals?format=csv"]:
+        assert viewer.get(path).status_code == 403, path
