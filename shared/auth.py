@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +29,7 @@ async def migrate(pool: asyncpg.Pool) -> None:
 class Principal:
     unit_id: str
     role: Role
-    token_id: str = ""  # the first 12 hex of the token's hash: names the token in the audit trail
+    token_id: str = field(default="", compare=False)  # first 12 hex of its hash: the audit trail names the token so
 
 
 def token_id(token: str) -> str:
@@ -57,8 +57,7 @@ async def keep_token(pool: asyncpg.Pool, token: str, unit_id: str, role: Role) -
         "INSERT INTO api_tokens (token_hash, unit_id, role) VALUES ($1, $2, $3) ON CONFLICT (token_hash) DO NOTHING",
         hash_token(token), unit_id, role,
     )
-    found = await authenticate(pool, token)
-    return found is not None and (found.unit_id, found.role) == (unit_id, role)
+    return await authenticate(pool, token) == Principal(unit_id, role)
 
 
 async def revoke_tokens(pool: asyncpg.Pool, unit_id: str, token: str | None = None, by: audit.Actor = audit.CLI) -> int:
