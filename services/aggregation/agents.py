@@ -25,7 +25,7 @@ from services.aggregation.totals import CITY
 from shared import topics
 from shared.clock import CampaignClock
 from shared.kafka import consume_batches
-from shared.events import AlertRaised, ReportValidated, ReturnStatusChanged, TotalsChanged, decode, encode
+from shared.events import AlertRaised, ReportSentBack, ReportValidated, ReturnStatusChanged, TotalsChanged, decode, encode
 
 log = logging.getLogger(__name__)
 HEADLINE = (CITY, "city", CITY)
@@ -94,6 +94,16 @@ async def fold_verdicts(pipe: Pipeline, records) -> None:
     metrics.BATCH_SECONDS.labels("verdict").observe(time.perf_counter() - started)
 
 
+async def fold_send_backs(pipe: Pipeline, records) -> None:
+    sent = _decode_all(ReportSentBack, records, "send_back")
+    change = await _until_done("send-backs", lambda: pipe.totals.send_back(sent))
+    pipe.hub.totals_changed(change)
+    if HEADLINE in change.groups:
+        await publish_totals(pipe, max(s.received_at for s in sent))
+    metrics.EVENTS.labels("send_back", "applied").inc(change.applied)
+    metrics.EVENTS.labels("send_back", "ignored").inc(len(sent) - change.applied)
+
+
 async def track_returns(pipe: Pipeline, records) -> None:
     started = time.perf_counter()
     statuses = _decode_all(ReturnStatusChanged, records, "return_status")
@@ -116,6 +126,7 @@ async def relay_alerts(pipe: Pipeline, records) -> None:
 
 INPUTS = {
     topics.REPORTS_VALIDATED.name: fold_verdicts,
+    topics.REPORTS_SENT_BACK.name: fold_send_backs,
     topics.RETURNS_STATUS.name: track_returns,
     topics.ALERTS_RAISED.name: relay_alerts,
 }

@@ -24,7 +24,7 @@ from shared.web import create_api
 
 SERVICE = "aggregation"
 MIGRATIONS = Path(__file__).parent / "migrations"
-INPUTS = (topics.REPORTS_VALIDATED, topics.RETURNS_STATUS, topics.ALERTS_RAISED)
+INPUTS = (topics.REPORTS_VALIDATED, topics.REPORTS_SENT_BACK, topics.RETURNS_STATUS, topics.ALERTS_RAISED)
 log = logging.getLogger(__name__)
 
 

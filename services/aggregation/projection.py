@@ -14,8 +14,8 @@ import asyncpg
 import faust
 
 from services.aggregation import store
-from services.aggregation.totals import CITY, Entry, scopes_of, TotalKey, apply_verdicts, expand, unscale, unscale_exact
-from shared.events import ReportValidated
+from services.aggregation.totals import CITY, Entry, scopes_of, TotalKey, apply_send_backs, apply_verdicts, expand, unscale, unscale_exact
+from shared.events import ReportSentBack, ReportValidated
 
 SEP = "\x1f"
 log = logging.getLogger(__name__)
@@ -54,11 +54,17 @@ class Totals:
 
     async def apply(self, verdicts: list[ReportValidated]) -> Change:
         """Fold a batch of verdicts into ledger and totals; the ledger commit makes redelivery harmless."""
+        return await self._fold({(v.unit_id, v.report.report_id) for v in verdicts}, apply_verdicts, verdicts)
+
+    async def send_back(self, sent: list[ReportSentBack]) -> Change:
+        """Take the versions sent back out of ledger and totals."""
+        return await self._fold({(s.unit_id, s.report_id) for s in sent}, apply_send_backs, sent)
+
+    async def _fold(self, keys, fold, events) -> Change:
         async with self.lock:
             async with self.pool.acquire() as conn, conn.transaction():
-                keys = {(v.unit_id, v.report.report_id) for v in verdicts}
                 ledger = await store.load_entries(conn, keys)
-                cells, changed = apply_verdicts(ledger, verdicts)
+                cells, changed = fold(ledger, events)
                 await store.save_entries(conn, list(changed.values()))
             change = Change()
             try:
@@ -74,9 +80,9 @@ class Totals:
                 log.exception("totals table update failed; reconciling from the ledger")
                 self.dirty.set()
             self._remember(changed.values(), change)
-            if verdicts:
-                newest = max(verdicts, key=lambda v: v.received_at)
-                newest_time = max(v.campaign_time for v in verdicts)
+            if events:
+                newest = max(events, key=lambda v: v.received_at)
+                newest_time = max(v.campaign_time for v in events)
                 self.as_of = max(self.as_of, newest_time) if self.as_of else newest_time
                 self.lag_s = round(max(0.0, time.time() - newest.received_at), 3)
         return change

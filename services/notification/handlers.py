@@ -12,11 +12,11 @@ from services.notification.outbox import Outbox
 from services.notification.scheduler import Scheduler
 from shared import topics
 from shared.clock import CampaignClock
-from shared.events import ReportValidated, ReturnFiled, TotalsChanged, decode
+from shared.events import ReportSentBack, ReportValidated, ReturnFiled, TotalsChanged, decode
 from shared.refdata import Campaign, metrics as metric_catalogue, units
 
 log = logging.getLogger(__name__)
-TOPICS = (topics.REPORTS_VALIDATED, topics.RETURNS_FILED, topics.TOTALS_CHANGED)
+TOPICS = (topics.REPORTS_VALIDATED, topics.REPORTS_SENT_BACK, topics.RETURNS_FILED, topics.TOTALS_CHANGED)
 _BY_NAME = {spec.name: spec for spec in TOPICS}
 
 
@@ -39,6 +39,8 @@ class EventHandler:
                 continue
             if isinstance(event, ReportValidated) and event.verdict == "rejected":
                 planned.append(alerts.rejection_alert(event))
+            elif isinstance(event, ReportSentBack):
+                planned.append(alerts.sent_back_alert(event))
             elif isinstance(event, ReturnFiled):
                 if event.unit_id in units() and self.campaign.owes(event.unit_id, event.period_id) and self.campaign.period(event.period_id):
                     filings.append(event)
