@@ -155,5 +155,22 @@ def walk(stack, chromium) -> None:
     wait_until(lambda: totals().get("participants") == 236, what="the two good rows counted")
     upload.unlink()
 
+    # The wall screen: the ticker carries the send-back; a milestone reached live is celebrated.
+    page = new_page()
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"{stack.url('aggregation')}/screen?token={office}")
+    page.wait_for_selector("#ticker-track [data-kind=sent_back]", state="attached")
+    big = api("submission", pudong).post("/v1/reports", json={"reports": [
+        report("p9", title="质量月万人签名", metrics={"activities": 1, "participants": 10000}),
+    ]})
+    assert big.status_code == 202, big.text
+    page.wait_for_selector("#celebrate.on", timeout=30000)
+    assert "10000" in page.inner_text("#celebrate-text").replace(",", "") or "万" in page.inner_text("#celebrate-text")
+    page.wait_for_selector("#ticker-track [data-kind=milestone]", state="attached")
+    shot(page, "13-screen-milestone")
+    page.wait_for_selector("#celebrate.on", state="hidden", timeout=20000)
+    shot(page, "14-screen-ticker")
+
     assert not dialogs, dialogs
-    assert all(url.startswith(base) for url in requests), [u for u in requests if not u.startswith(base)]
+    mine = (base, stack.url("aggregation"))
+    assert all(url.startswith(mine) for url in requests), [u for u in requests if not u.startswith(mine)]
