@@ -9,13 +9,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-
 from rich.text import Text
 
 from deploy import credentials
 from deploy import season as season_mod
 from deploy.stack import Stack
 from deploy.supervisor import Supervisor
+from shared.auth import ROLES
 from shared.refdata import units
 
 app = typer.Typer(help="Quality Month Live", no_args_is_help=True, add_completion=False)
@@ -59,7 +59,7 @@ def run(
         with console.status("starting broker, database and services..."):
             stack.start(timeout=120)
         tokens = asyncio.run(credentials.ensure(stack.database_url, STATE_DIR))
-        supervisor = Supervisor(stack, say).start()
+        supervisor = Supervisor(stack, say, hung_after_s=float(os.environ.get("QM_HUNG_AFTER_S", "45"))).start()
         console.print("[bold green]Quality Month Live is running[/]")
         for line in season.describe(datetime.now(timezone.utc)):
             console.print(f"  {line}", soft_wrap=True)
@@ -100,12 +100,6 @@ async def _issue(database_url: str, unit_id: str, role: str) -> str:
         await pool.close()
 
 
-def auth_roles() -> tuple[str, ...]:
-    from shared.auth import ROLES
-
-    return ROLES
-
-
 def _database_url() -> str:
     from shared.settings import CommonSettings
 
@@ -120,8 +114,8 @@ def issue_token_cmd(
     ),
 ) -> None:
     """Issue a new API token for a unit and print it once; only its hash is stored."""
-    if role not in auth_roles():
-        raise typer.BadParameter(f"role must be one of {', '.join(auth_roles())}", param_hint="--role")
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
     if role in ("unit", "district") and unit_id not in units():
         raise typer.BadParameter(f"unknown unit '{unit_id}'; see units.csv", param_hint="UNIT_ID")
     if role == "district" and units()[unit_id].kind != "district":

@@ -3,14 +3,19 @@ OOM, `kill -9`) with backoff, says so, and gives up loudly on one that keeps cra
 Production leaves this to compose's and Kubernetes' restart policies."""
 from __future__ import annotations
 
+import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import httpx
+
 from deploy.stack import Stack
 
 BROKER, DATABASE = "broker", "database"
+PROBE_EVERY_S = 2  # /readyz of every service: cheap enough to share two cores with the load
 
 
 @dataclass
@@ -40,15 +45,41 @@ class Backoff:
         self.started_at = now
 
 
-class Supervisor:
-    """Watches every process of a started Stack from a background thread."""
+@dataclass
+class Readiness:
+    """A service's /readyz over time: one that was ready and then stays unready while the broker and
+    the database serve (a consumer that silently stopped, a background task that died) is hung."""
 
-    def __init__(self, stack: Stack, say: Callable[[str], None], poll_s: float = 0.5, **backoff) -> None:
+    ready_once: bool = False
+    unready_since: float | None = None
+
+    def update(self, ready: bool, now: float) -> None:
+        if ready:
+            self.ready_once, self.unready_since = True, None
+        elif self.unready_since is None:
+            self.unready_since = now
+
+    def hung_for(self, now: float, start_grace: float) -> float:
+        """Seconds unready beyond what is normal; a start (group joins, table rebuild) gets `start_grace`."""
+        if self.unready_since is None:
+            return 0.0
+        return now - self.unready_since - (0.0 if self.ready_once else start_grace)
+
+
+class Supervisor:
+    """Watches every process of a started Stack from a background thread: exits, and services that
+    stay unready (liveness from real progress, as a Kubernetes liveness probe would)."""
+
+    def __init__(self, stack: Stack, say: Callable[[str], None], poll_s: float = 0.5, hung_after_s: float = 45,
+                 **backoff) -> None:
         self.stack = stack
         self.say = say
         self.poll_s = poll_s
+        self.hung_after_s = hung_after_s
         self.backoff_args = backoff
         self.backoffs: dict[str, Backoff] = {}
+        self.readiness: dict[str, Readiness] = {}
+        self.infra_up_since = self.last_probe = time.monotonic()
         self.given_up: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="qm-supervisor", daemon=True)
@@ -75,11 +106,52 @@ class Supervisor:
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_s):
-            # The database first, then the broker: services restarted before them would only crash again.
-            for name, code in sorted(self._watched().items(), key=lambda kv: (kv[0] != DATABASE, kv[0] != BROKER)):
-                if code is None or name in self.given_up or self._stop.is_set():
-                    continue
-                self._handle_exit(name, code)
+            try:
+                self._round()
+            except Exception as exc:  # the supervisor must outlive whatever it watches
+                self.say(f"[red]supervisor: {exc!r}[/]")
+
+    def _round(self) -> None:
+        # The database first, then the broker: services restarted before them would only crash again.
+        for name, code in sorted(self._watched().items(), key=lambda kv: (kv[0] != DATABASE, kv[0] != BROKER)):
+            if code is None or name in self.given_up or self._stop.is_set():
+                continue
+            self._handle_exit(name, code)
+        if time.monotonic() - self.last_probe >= PROBE_EVERY_S:
+            self._check_hung()
+            self.last_probe = time.monotonic()
+
+    def _infra_serving(self) -> bool:
+        ports = [s.port for s in (self.stack.broker, self.stack.postgres) if s is not None]
+        for port in ports:
+            with socket.socket() as sock:
+                sock.settimeout(0.5)
+                if sock.connect_ex(("127.0.0.1", port)) != 0:
+                    return False
+        return True
+
+    def _check_hung(self) -> None:
+        now = time.monotonic()
+        if not self._infra_serving():
+            self.infra_up_since = now
+        for name, proc in list(self.stack.procs.items()):
+            if proc.poll() is not None or name in self.given_up:
+                continue
+            try:
+                answer = httpx.get(f"{self.stack.url(name)}/readyz", timeout=1)
+                ready, detail = answer.status_code == 200, answer.text[:200]
+            except httpx.HTTPError as exc:
+                ready, detail = False, repr(exc)
+            state = self.readiness.setdefault(name, Readiness())
+            state.update(ready, now)
+            # An outage of the broker or database makes every service unready: that is not a hang.
+            hung = state.hung_for(now, start_grace=2 * self.hung_after_s)
+            if min(hung, now - self.infra_up_since) >= self.hung_after_s:
+                self.say(f"[yellow]{name} has not been ready for {now - state.unready_since:.0f} s ({detail}); restarting it[/]")
+                self.readiness.pop(name)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                self._handle_exit(name, proc.returncode)
 
     def _handle_exit(self, name: str, code: int) -> None:
         backoff = self.backoffs.setdefault(name, Backoff(**self.backoff_args))
@@ -105,6 +177,7 @@ class Supervisor:
             self.say(f"[green]{name} restarted[/]")
 
     def _restart(self, name: str) -> None:
+        self.readiness.pop(name, None)
         if name == DATABASE:
             self.stack.start_postgres()
         elif name == BROKER:

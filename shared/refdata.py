@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -73,13 +74,34 @@ class Campaign:
         return period_id not in self.exempt.get(unit_id, ())
 
 
-def _read_csv(name: str) -> list[dict[str, str]]:
-    text = resources.files("shared.data").joinpath(name).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
+# The campaign's own lists replace the packaged 2022 ones (like QM_CAMPAIGN_FILE for the schedule).
+UNITS_FILE, METRICS_FILE = "QM_UNITS_FILE", "QM_METRICS_FILE"
+UNIT_COLUMNS = ("unit_id", "name_zh", "name_en", "kind", "district_id", "named_in_circular")
+METRIC_COLUMNS = ("metric_id", "label_zh", "label_en", "unit_zh", "value_type", "headline", "figure_2022", "phrase_2022")
+UNIT_KINDS = ("district", "bureau", "association", "enterprise_group")
 
 
-@lru_cache
-def units() -> dict[str, Unit]:
+def _read_csv(name: str, path: str | Path | None, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+    else:
+        text = resources.files("shared.data").joinpath(name).read_text(encoding="utf-8")
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in columns if c not in (reader.fieldnames or ())]
+    if missing:
+        raise ValueError(f"{path or name}: missing column(s) {', '.join(missing)}")
+    rows = list(reader)
+    if not rows:
+        raise ValueError(f"{path or name}: no rows")
+    return rows
+
+
+def read_units(path: str | Path | None = None) -> dict[str, Unit]:
+    """A units list (units.csv's columns); the packaged one when no path is given."""
+    rows = _read_csv("units.csv", path, UNIT_COLUMNS)
+    for row in rows:
+        if row["kind"] not in UNIT_KINDS:
+            raise ValueError(f"{path or 'units.csv'}: unit {row['unit_id']!r} has kind {row['kind']!r}, not one of {UNIT_KINDS}")
     return {
         row["unit_id"]: Unit(
             unit_id=row["unit_id"],
@@ -89,17 +111,16 @@ def units() -> dict[str, Unit]:
             district_id=row["district_id"] or None,
             named_in_circular=row["named_in_circular"] == "yes",
         )
-        for row in _read_csv("units.csv")
+        for row in rows
     }
 
 
-@lru_cache
-def districts() -> dict[str, Unit]:
-    return {u.unit_id: u for u in units().values() if u.kind == "district"}
-
-
-@lru_cache
-def metrics() -> dict[str, Metric]:
+def read_metrics(path: str | Path | None = None) -> dict[str, Metric]:
+    """A metrics list (metrics.csv's columns); the packaged one when no path is given."""
+    rows = _read_csv("metrics.csv", path, METRIC_COLUMNS)
+    for row in rows:
+        if row["value_type"] not in ("count", "amount"):
+            raise ValueError(f"{path or 'metrics.csv'}: metric {row['metric_id']!r} has value_type {row['value_type']!r}")
     return {
         row["metric_id"]: Metric(
             metric_id=row["metric_id"],
@@ -111,8 +132,31 @@ def metrics() -> dict[str, Metric]:
             figure_2022=row["figure_2022"],
             phrase_2022=row["phrase_2022"],
         )
-        for row in _read_csv("metrics.csv")
+        for row in rows
     }
+
+
+@lru_cache
+def units() -> dict[str, Unit]:
+    """The campaign's reporting units: QM_UNITS_FILE, or the packaged 2022 list."""
+    return read_units(os.environ.get(UNITS_FILE) or None)
+
+
+@lru_cache
+def districts() -> dict[str, Unit]:
+    return {u.unit_id: u for u in units().values() if u.kind == "district"}
+
+
+@lru_cache
+def metrics() -> dict[str, Metric]:
+    """The campaign's metrics, in the order the circular reads them: QM_METRICS_FILE, or the packaged 2022 list."""
+    return read_metrics(os.environ.get(METRICS_FILE) or None)
+
+
+def reload() -> None:
+    """Forget the lists read so far (after QM_UNITS_FILE / QM_METRICS_FILE changed, e.g. in tests)."""
+    for cached in (units, districts, metrics):
+        cached.cache_clear()
 
 
 def headline_metrics() -> list[str]:

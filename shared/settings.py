@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.clock import CampaignClock
-from shared.refdata import Campaign, load_campaign
+from shared.refdata import METRICS_FILE, UNITS_FILE, Campaign, load_campaign, read_metrics, read_units
 
 DEFAULT_PORTS = {"submission": 8000, "aggregation": 8001, "notification": 8002, "validation": 8003, "console": 8004}
 
@@ -31,6 +31,9 @@ class CommonSettings(BaseSettings):
     clock_speed: float = Field(1.0, gt=0, validation_alias=_env("QM_CLOCK_SPEED"))
     clock_anchor: float = Field(default_factory=time.time, validation_alias=_env("QM_CLOCK_ANCHOR"))
     campaign_file: Path | None = Field(None, validation_alias=_env("QM_CAMPAIGN_FILE"))
+    # The campaign's units and metrics lists; shared.refdata reads the same variables wherever it is used.
+    units_file: Path | None = Field(None, validation_alias=_env(UNITS_FILE))
+    metrics_file: Path | None = Field(None, validation_alias=_env(METRICS_FILE))
     topic_partitions: int = Field(4, ge=1, validation_alias=_env("QM_TOPIC_PARTITIONS"))
     # Tansu holds a fetch for most of fetch_max_wait even when data waits: keep it low on the live path.
     fetch_max_wait_ms: int = Field(10, ge=1, validation_alias=_env("QM_FETCH_MAX_WAIT_MS"))
@@ -43,6 +46,18 @@ class CommonSettings(BaseSettings):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("QM_CLOCK_START needs a UTC offset, e.g. 2022-09-01T08:00:00+08:00")
+        return value
+
+    @field_validator("units_file", "metrics_file")
+    @classmethod
+    def _readable_list(cls, value: Path | None, info) -> Path | None:
+        # Fail at start-up, not at the first report: the file must exist and parse.
+        if value is not None:
+            reader = read_units if info.field_name == "units_file" else read_metrics
+            try:
+                reader(value)
+            except OSError as exc:
+                raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
         return value
 
     def clock(self) -> CampaignClock:

@@ -108,7 +108,13 @@ async def _returns(section, expected, played, endpoints, office, _units, client)
 
 
 async def _alerts_of(client, endpoints, office, kind: str) -> list[dict]:
-    return (await _get(client, f"{endpoints.notification}/v1/alerts", office, kind=kind, limit=1000))["alerts"]
+    found, cursor = [], None
+    while True:
+        page = await _get(client, f"{endpoints.notification}/v1/alerts", office, kind=kind, limit=1000,
+                          **({"cursor": cursor} if cursor else {}))
+        found += page["alerts"]
+        if not (cursor := page.get("next")):
+            return found
 
 
 async def _alerts(section, expected, played, endpoints, office, _units, client) -> None:

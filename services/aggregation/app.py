@@ -54,7 +54,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         state.stream = new_faust_app(f"{SERVICE}-table", settings, recovery_consistency_check=False)
         clock, campaign = settings.clock(), settings.campaign()
         state.campaign = campaign
-        state.totals = Totals(state.stream, state.pool)
+        state.totals = Totals(state.stream, state.pool, campaign.year)
         # Start from an empty changelog: the table is rebuilt from PostgreSQL in seconds (3 s for a
         # million reports), while replaying a changelog that Tansu never compacts grows without bound
         # and faust's recovery can hang on it (faust #432, #597).

@@ -38,10 +38,11 @@ class Change:
 class Totals:
     """Owns the totals table; every change goes through `apply` or `reconcile`, under one lock."""
 
-    def __init__(self, app: faust.App, pool: asyncpg.Pool, recent: int = 20):
+    def __init__(self, app: faust.App, pool: asyncpg.Pool, campaign: int, recent: int = 20):
         # use_partitioner: batches update the table outside faust's per-event context.
         self.table = app.Table("totals", default=int, use_partitioner=True, partitions=1)
         self.pool = pool
+        self.campaign = campaign  # the ledger's rows of other campaigns are never read nor counted
         self.lock = asyncio.Lock()
         self.dirty = asyncio.Event()  # the table may differ from the ledger: reconcile
         self.dirty.set()  # nothing checked yet
@@ -63,9 +64,9 @@ class Totals:
     async def _fold(self, keys, fold, events) -> Change:
         async with self.lock:
             async with self.pool.acquire() as conn, conn.transaction():
-                ledger = await store.load_entries(conn, keys)
+                ledger = await store.load_entries(conn, keys, self.campaign)
                 cells, changed = fold(ledger, events)
-                await store.save_entries(conn, list(changed.values()))
+                await store.save_entries(conn, list(changed.values()), self.campaign)
             change = Change()
             try:
                 for key, delta in expand(cells).items():
@@ -108,7 +109,7 @@ class Totals:
         change = Change()
         async with self.lock:
             self.dirty.clear()
-            truth = expand(await store.rebuild_cells(self.pool))
+            truth = expand(await store.rebuild_cells(self.pool, self.campaign))
             wanted = {_table_key(k): v for k, v in truth.items()}
             for key in list(self.table.keys()):
                 if key not in wanted and self.table.get(key, 0):
@@ -121,9 +122,9 @@ class Totals:
             self.index.clear()
             for scope, dim, group, metric in truth:
                 self.index[(scope, dim)][group].add(metric)
-            self.as_of = await store.newest_campaign_time(self.pool)
+            self.as_of = await store.newest_campaign_time(self.pool, self.campaign)
             self.recent = {}
-            for entry in await store.latest_entries(self.pool, self.recent_size):
+            for entry in await store.latest_entries(self.pool, self.recent_size, self.campaign):
                 for scope in scopes_of(entry):
                     self.recent.setdefault(scope, []).append(entry)
         return change

@@ -1,14 +1,17 @@
-"""HTTP routes of the aggregation service: totals and their breakdowns, and the live stream."""
+"""HTTP routes of the aggregation service: totals and their breakdowns, the live stream, the circular."""
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
-from services.aggregation import circular
+from services.aggregation import circular, export, snapshots
+from services.aggregation.totals import unscale
 from services.aggregation.visibility import View
-from shared import export
+from shared import export as files  # tables as CSV/xlsx (services.aggregation.export writes the circular)
 from shared.auth import Principal
 from shared.refdata import metrics
 from shared.web import ApiError, issue, principal
@@ -21,7 +24,7 @@ AUTH_RESPONSES = {401: {"description": "Missing, unknown or revoked token: `{\"i
 async def get_totals(
     request: Request,
     by: Literal["district", "unit", "focus_area", "day"] | None = None,
-    format: export.Format = "json",
+    format: files.Format = "json",
     caller: Principal = Depends(principal),
 ):
     """City-wide totals, or one breakdown; what a token sees follows its role (docs/integration.md)."""
@@ -30,19 +33,19 @@ async def get_totals(
     if by is None:
         headline = totals.headline(view.headline_scope)
         if format != "json":
-            return export.respond(format, "totals", _metric_columns(), [headline])
+            return files.respond(format, "totals", _metric_columns(), [headline])
         return {"totals": headline, **totals.freshness()}
     groups = totals.by(view.scope, by)
     if format != "json":
         rows = [{by: key, **values} for key, values in groups.items()]
-        return export.respond(format, f"totals-by-{by}", [(by, BY_ZH[by])] + _metric_columns(), rows)
+        return files.respond(format, f"totals-by-{by}", [(by, BY_ZH[by])] + _metric_columns(), rows)
     return {"by": by, "groups": groups, **totals.freshness()}
 
 
 BY_ZH = {"district": "区", "unit": "单位", "focus_area": "重点领域", "day": "日期"}
 
 
-def _metric_columns() -> list[export.Column]:
+def _metric_columns() -> list[files.Column]:
     return [(m.metric_id, f"{m.label_zh}（{m.unit_zh}）") for m in metrics().values()]
 
 
@@ -57,16 +60,91 @@ async def stream(request: Request, caller: Principal = Depends(principal)):
     )
 
 
-@router.get("/v1/report/circular", responses={**AUTH_RESPONSES, 403: {"description": "Not an office token"}})
-async def circular_draft(request: Request, caller: Principal = Depends(principal)):
-    """The draft circular (通报): the city's figures phrased as the office phrases them."""
+OFFICE_ONLY = {**AUTH_RESPONSES, 403: {"description": "Not an office token"}}
+NOT_FOUND = {404: {"description": "No such snapshot (or metric): `{\"issues\": [...]}`"}}
+Format = Literal["json", "md", "docx"]
+
+
+def _office(caller: Principal) -> None:
     if caller.role != "office":
         raise ApiError(403, issue("forbidden.role", "Only office tokens may draft the circular.", "仅市质量办令牌可生成通报草稿。"))
-    totals, year = request.app.state.totals, request.app.state.campaign.year
-    city, by_focus = totals.headline(), totals.by(View("office", "office").scope, "focus_area")
+
+
+async def _answer(circular_doc: dict, fmt: Format, name: str) -> Response | dict:
+    """The circular as JSON, or as a file to download (Markdown, Word)."""
+    if fmt == "json":
+        return circular_doc
+    if fmt == "md":
+        body, media_type = export.to_markdown(circular_doc).encode(), "text/markdown; charset=utf-8"
+    else:
+        body, media_type = await asyncio.to_thread(export.to_docx, circular_doc), export.DOCX_TYPE
+    filename = quote(f"{circular_doc['title']}-{name}.{fmt}")
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+
+@router.get("/v1/report/circular", responses=OFFICE_ONLY)
+async def circular_draft(request: Request, format: Format = "json", caller: Principal = Depends(principal)):
+    """The draft circular (通报) from the current reports, in the 2022 structure; `format=md|docx` downloads it."""
+    _office(caller)
+    pool, year = request.app.state.pool, request.app.state.campaign.year
+    entries = await snapshots.current_entries(pool, year)
+    previous = await snapshots.campaign_totals(pool, year - 1)
+    drafted = await asyncio.to_thread(circular.draft, year, entries, previous)
+    drafted.update(snapshot=None, **request.app.state.totals.freshness())
+    return await _answer(drafted, format, "draft")
+
+
+@router.post("/v1/report/circular/snapshots", status_code=201, responses=OFFICE_ONLY)
+async def take_snapshot(request: Request, caller: Principal = Depends(principal)):
+    """Pin the current reports: the circular as signed, unchanged by later corrections."""
+    _office(caller)
+    taken = await snapshots.take(request.app.state.pool, request.app.state.campaign.year, caller.unit_id)
+    return taken.summary()
+
+
+@router.get("/v1/report/circular/snapshots", responses=OFFICE_ONLY)
+async def list_snapshots(request: Request, caller: Principal = Depends(principal)):
+    """The campaign's snapshots, newest first."""
+    _office(caller)
+    found = await snapshots.listing(request.app.state.pool, request.app.state.campaign.year)
+    return {"snapshots": [s.summary() for s in found]}
+
+
+async def _pinned(request: Request, snapshot_id: str) -> snapshots.Snapshot:
+    found = await snapshots.find(request.app.state.pool, request.app.state.campaign.year, snapshot_id)
+    if found is None:
+        raise ApiError(404, issue("not_found.snapshot", f"No snapshot {snapshot_id!r} in this campaign.", "本次活动没有该通报快照。", "snapshot_id"))
+    return found
+
+
+@router.get("/v1/report/circular/snapshots/{snapshot_id}", responses={**OFFICE_ONLY, **NOT_FOUND})
+async def get_snapshot(request: Request, snapshot_id: str, format: Format = "json", caller: Principal = Depends(principal)):
+    """The circular drafted from a snapshot's pinned reports: the live draft's shape; `format=md|docx` downloads it."""
+    _office(caller)
+    pinned = await _pinned(request, snapshot_id)
+    entries = await snapshots.pinned_entries(request.app.state.pool, snapshot_id)
+    drafted = await asyncio.to_thread(circular.draft, pinned.campaign, entries, pinned.previous_totals)
+    drafted.update(snapshot=pinned.summary(), as_of=pinned.summary()["as_of"], lag_s=None)
+    return await _answer(drafted, format, snapshot_id[:8])
+
+
+@router.get("/v1/report/circular/snapshots/{snapshot_id}/figures/{metric_id}", responses={**OFFICE_ONLY, **NOT_FOUND})
+async def trace_figure(request: Request, snapshot_id: str, metric_id: str, caller: Principal = Depends(principal)):
+    """One figure of a snapshot and the pinned reports it sums (their values add up to it exactly)."""
+    _office(caller)
+    await _pinned(request, snapshot_id)
+    if metric_id not in metrics():
+        raise ApiError(404, issue("not_found.metric", f"No metric {metric_id!r} (see metrics.csv).", "没有该统计指标。", "metric_id"))
+    entries = await snapshots.pinned_entries(request.app.state.pool, snapshot_id)
+    reports = [e for e in entries if e.metrics.get(metric_id)]
+    total = sum(e.metrics[metric_id] for e in reports)
     return {
-        "year": year,
-        "figures": {m: circular.phrase(m, v) for m, v in city.items() if v},
-        "text": circular.draft(year, city, by_focus),
-        **totals.freshness(),
+        "metric_id": metric_id,
+        "value": unscale(metric_id, total),
+        "phrase": circular.phrase(metric_id, unscale(metric_id, total)),
+        "reports": [
+            {"unit_id": e.unit_id, "report_id": e.report_id, "version": e.version,
+             "value": unscale(metric_id, e.metrics[metric_id])}
+            for e in reports
+        ],
     }

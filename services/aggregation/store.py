@@ -1,5 +1,6 @@
 """PostgreSQL for the aggregation service, one statement per batch: the report ledger (the truth
-totals are rebuilt from), the latest state of every return, and the alert feed."""
+totals are rebuilt from; each row carries its campaign, and each read stays in one campaign), the
+latest state of every return, and the alert feed."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -25,19 +26,19 @@ def _unnest(types: str) -> str:
     return "unnest(" + ", ".join(f"${i}::{t.strip()}" for i, t in enumerate(types.split(","), 1)) + ")"
 
 
-async def load_entries(conn: asyncpg.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Entry]:
+async def load_entries(conn: asyncpg.Connection, keys: set[tuple[str, str]], campaign: int) -> dict[tuple[str, str], Entry]:
     if not keys:
         return {}
     units, reports = zip(*keys)
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM ledger
-            WHERE (unit_id, report_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
-        list(units), list(reports),
+            WHERE campaign = $3 AND (unit_id, report_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
+        list(units), list(reports), campaign,
     )
     return {(r["unit_id"], r["report_id"]): _entry(r) for r in rows}
 
 
-async def save_entries(conn: asyncpg.Connection, entries: list[Entry]) -> None:
+async def save_entries(conn: asyncpg.Connection, entries: list[Entry], campaign: int) -> None:
     if not entries:
         return
     columns = list(zip(*(
@@ -46,44 +47,45 @@ async def save_entries(conn: asyncpg.Connection, entries: list[Entry]) -> None:
         for e in entries
     )))
     await conn.execute(
-        f"""INSERT INTO ledger ({_COLUMNS}) SELECT * FROM {_unnest(_TYPES)}
-            ON CONFLICT (unit_id, report_id) DO UPDATE SET
+        f"""INSERT INTO ledger (campaign, {_COLUMNS}) SELECT ${len(columns) + 1}::int, * FROM {_unnest(_TYPES)}
+            ON CONFLICT (campaign, unit_id, report_id) DO UPDATE SET
               version = excluded.version, district_id = excluded.district_id, focus_area = excluded.focus_area,
               day = excluded.day, title = excluded.title, metrics = excluded.metrics,
               withdrawn = excluded.withdrawn, campaign_time = excluded.campaign_time
             WHERE ledger.version < excluded.version
                OR (ledger.version = excluded.version AND excluded.withdrawn AND NOT ledger.withdrawn)  -- sent back""",
-        *(list(c) for c in columns),
+        *(list(c) for c in columns), campaign,
     )
 
 
-async def rebuild_cells(pool: asyncpg.Pool) -> dict[Cell, int]:
-    """Every current, not withdrawn report summed per cell: the truth the live totals must equal."""
+async def rebuild_cells(pool: asyncpg.Pool, campaign: int) -> dict[Cell, int]:
+    """Every current, not withdrawn report of the campaign summed per cell: the truth the live totals must equal."""
     rows = await pool.fetch(
         """SELECT l.unit_id, coalesce(l.district_id, '') AS district, l.focus_area, l.day::text AS day,
                   m.key AS metric, sum(m.value::bigint)::bigint AS total
            FROM ledger l CROSS JOIN LATERAL jsonb_each_text(l.metrics) m
-           WHERE NOT l.withdrawn
-           GROUP BY 1, 2, 3, 4, 5"""
+           WHERE l.campaign = $1 AND NOT l.withdrawn
+           GROUP BY 1, 2, 3, 4, 5""",
+        campaign,
     )
     return {(r["unit_id"], r["district"], r["focus_area"], r["day"], r["metric"]): r["total"] for r in rows if r["total"]}
 
 
-async def newest_campaign_time(pool: asyncpg.Pool) -> datetime | None:
-    return await pool.fetchval("SELECT max(campaign_time) FROM ledger")
+async def newest_campaign_time(pool: asyncpg.Pool, campaign: int) -> datetime | None:
+    return await pool.fetchval("SELECT max(campaign_time) FROM ledger WHERE campaign = $1", campaign)
 
 
-async def latest_entries(pool: asyncpg.Pool, limit: int) -> list[Entry]:
+async def latest_entries(pool: asyncpg.Pool, limit: int, campaign: int) -> list[Entry]:
     """The newest accepted reports city-wide, per unit and per district (each list up to `limit`), newest first."""
     rows = await pool.fetch(
         f"""SELECT {_COLUMNS} FROM (
               SELECT *, row_number() OVER (PARTITION BY unit_id ORDER BY campaign_time DESC) AS by_unit,
                         row_number() OVER (PARTITION BY district_id ORDER BY campaign_time DESC) AS by_district,
                         row_number() OVER (ORDER BY campaign_time DESC) AS by_city
-              FROM ledger WHERE NOT withdrawn) l
+              FROM ledger WHERE campaign = $2 AND NOT withdrawn) l
             WHERE by_unit <= $1 OR by_district <= $1 OR by_city <= $1
             ORDER BY campaign_time DESC""",
-        limit,
+        limit, campaign,
     )
     return [_entry(r) for r in rows]
 

@@ -1,6 +1,7 @@
 """The alert store: each alert raised once (by dedup key), queued for delivery, acknowledgeable."""
 from __future__ import annotations
 
+import base64
 import time
 from datetime import datetime, tzinfo
 
@@ -72,20 +73,43 @@ def _view(r: asyncpg.Record, tz: tzinfo | None) -> dict:
 _COLUMNS = "alert_id, kind, unit_id, period_id, raised_at, message_zh, message_en, acked_at, acked_by, data"
 
 
+def _cursor(row: dict) -> str:
+    return base64.urlsafe_b64encode(f"{row['raised_at_key']}|{row['id']}".encode()).decode().rstrip("=")
+
+
+def parse_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """The position after which the next page starts, or None for a cursor we did not write."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, alert_id = raw.partition("|")
+        found = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    return (found, alert_id) if alert_id and found.tzinfo is not None else None
+
+
 async def list_alerts(
     pool: asyncpg.Pool, unit_id: str | None, kind: str | None, acked: bool | None, limit: int, visible: list[str] | None,
-    tz: tzinfo | None = None,
-) -> list[dict]:
-    """Newest first; `visible` limits to those units (None: all), alerts about no unit are for everyone."""
+    tz: tzinfo | None = None, after: tuple[datetime, str] | None = None,
+) -> tuple[list[dict], str | None]:
+    """A page of alerts, newest first, and the cursor of the next page (None on the last one);
+    `visible` limits to those units (None: all), alerts about no unit are for everyone."""
+    after_at, after_id = after or (None, None)
     rows = await pool.fetch(
         f"""SELECT {_COLUMNS} FROM alerts
            WHERE ($1::text IS NULL OR unit_id = $1) AND ($2::text IS NULL OR kind = $2)
              AND ($3::boolean IS NULL OR (acked_at IS NOT NULL) = $3)
              AND ($5::text[] IS NULL OR unit_id IS NULL OR unit_id = ANY($5))
-           ORDER BY raised_at DESC, alert_id LIMIT $4""",
-        unit_id, kind, acked, limit, visible,
+             AND ($6::timestamptz IS NULL OR raised_at < $6 OR (raised_at = $6 AND alert_id > $7))
+           ORDER BY raised_at DESC, alert_id LIMIT $4 + 1""",
+        unit_id, kind, acked, limit, visible, after_at, after_id,
     )
-    return [_view(r, tz) for r in rows]
+    page = rows[:limit]
+    following = None
+    if len(rows) > limit:
+        last = page[-1]
+        following = _cursor({"raised_at_key": last["raised_at"].isoformat(), "id": last["alert_id"]})
+    return [_view(r, tz) for r in page], following
 
 
 async def get(pool: asyncpg.Pool, alert_id: str, tz: tzinfo | None = None) -> dict | None:

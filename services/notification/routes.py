@@ -54,11 +54,19 @@ async def get_alerts(
     acked: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     format: export.Format = "json",
+    cursor: Annotated[str | None, Query(max_length=200, description="`next` of the previous page")] = None,
 ):
-    found = await alerts.list_alerts(request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request))
+    """Alerts, newest first, a page at a time: follow `next` until it is null to read them all
+    (`format=csv|xlsx`: the same page as a file)."""
+    after = None
+    if cursor is not None and (after := alerts.parse_cursor(cursor)) is None:
+        raise ApiError(422, issue("invalid_cursor", "Unknown cursor; pass `next` of the previous page.", "分页游标无效，请使用上一页返回的 next。", "cursor"))
+    found, following = await alerts.list_alerts(
+        request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request), after
+    )
     if format != "json":
         return export.respond(format, "alerts", ALERT_COLUMNS, found)
-    return {"alerts": found}
+    return {"alerts": found, "next": following}
 
 
 @router.post("/v1/alerts/{alert_id}/ack")

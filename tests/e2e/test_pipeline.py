@@ -1,10 +1,12 @@
 """The whole pipeline as processes: reports over HTTP from several units become exact totals and
-the draft circular's figures."""
+the draft circular's figures, a signed snapshot and its Word file."""
 from __future__ import annotations
 
+import io
 import random
 from collections import Counter, defaultdict
 
+import docx
 import httpx
 
 from services.aggregation.circular import phrase
@@ -63,3 +65,11 @@ def test_thousand_reports_from_several_units_add_up(make_stack, database_url):
         assert f"全市共开展各类活动{phrase('activities', expected['activities'])}" in draft["text"]
         unit_view = client.get("/v1/report/circular", headers={"Authorization": f"Bearer {tokens['pudong']}"})
         assert unit_view.status_code == 403 and unit_view.json()["issues"][0]["code"] == "forbidden.role"
+
+        # The office signs: a snapshot, its Word file and a figure traced to the reports behind it.
+        taken = client.post("/v1/report/circular/snapshots")
+        assert taken.status_code == 201 and taken.json()["reports"] == 1000
+        word = client.get(taken.json()["docx_url"])
+        assert any(draft["headline"] in p.text for p in docx.Document(io.BytesIO(word.content)).paragraphs)
+        figure = client.get(f"{taken.json()['url']}/figures/participants").json()
+        assert figure["value"] == expected["participants"] == sum(r["value"] for r in figure["reports"])
