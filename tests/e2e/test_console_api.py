@@ -277,3 +277,39 @@ def test_each_role_sees_its_pages_and_no_others(env):
     viewer = console(stack, tokens["viewer"])  # the wall screen's read-only token: no console page
     for path in ["/"] + DESK_PAGES + UNIT_PAGES + ["/audit", "/export/totals?format=csv"]:
         assert viewer.get(path).status_code == 403, path
+
+
+def test_send_back_takes_the_version_out_of_the_totals_and_tells_the_unit(env):
+    """Last in this module: it changes the totals the export tests read."""
+    stack, tokens = env
+    body = {"unit_id": "pudong", "reason": "参与人数与签到表不符"}
+    for role in ("district", "pudong", "viewer"):
+        answer = client(stack, "submission", tokens[role]).post("/v1/reports/p1/send-back", json=body)
+        assert answer.status_code == 403, (role, answer.text)
+    office = client(stack, "submission", tokens["office"])
+    assert office.post("/v1/reports/nope/send-back", json=body).status_code == 404
+    assert office.post("/v1/reports/p1/send-back", json={"unit_id": "pudong", "reason": ""}).status_code == 422
+    answer = office.post("/v1/reports/p1/send-back", json=body)
+    assert answer.status_code == 202 and answer.json() == {"unit_id": "pudong", "report_id": "p1", "version": 1, "state": "sent_back", "reason": body["reason"]}
+    assert office.post("/v1/reports/p1/send-back", json=body).json() == answer.json()  # a repeat changes nothing
+
+    totals = client(stack, "aggregation", tokens["office"])
+    wait_until(lambda: totals.get("/v1/totals").json()["totals"].get("participants") == 100, what="p1 leaves the totals")
+    history = client(stack, "submission", tokens["pudong"]).get("/v1/reports/p1").json()["versions"]
+    assert [(v["version"], v["state"], v["reason"]) for v in history] == [(1, "sent_back", body["reason"])]
+    assert office.get("/v1/reports/p1", params={"unit_id": "pudong"}).json()["versions"][0]["state"] == "sent_back"
+    assert office.get("/v1/reports/p1").status_code == 422  # office and district name the unit
+
+    notification = client(stack, "notification", tokens["pudong"])
+    alert = wait_until(lambda: notification.get("/v1/alerts", params={"kind": "sent_back"}).json()["alerts"], what="sent_back alert")[0]
+    assert alert["unit_id"] == "pudong" and body["reason"] in alert["message_zh"] and alert["data"]["reason"] == body["reason"]
+    deliveries = client(stack, "notification", tokens["office"]).get("/v1/deliveries").json()["deliveries"]
+    assert any(d["alert_id"] == alert["id"] and d["channel"] == "webhook" and d["recipient"] == "pudong" for d in deliveries)
+    audit_entries = client(stack, "console", tokens["office"]).get("/v1/audit", params={"action": "report.send_back"}).json()["entries"]
+    assert len(audit_entries) == 1 and audit_entries[0]["target"] == "pudong/p1" and audit_entries[0]["reason"] == body["reason"]
+
+    fixed = report("p1", version=2, metrics={"activities": 2, "participants": 30, "enterprises": 3}, district_id="pudong")
+    assert client(stack, "submission", tokens["pudong"]).post("/v1/reports", json={"reports": [fixed]}).status_code == 202
+    wait_until(lambda: totals.get("/v1/totals").json()["totals"].get("participants") == 130, what="the corrected version counts")
+    rejected_now = client(stack, "submission", tokens["pudong"]).get("/v1/reports/p1").json()["versions"]
+    assert [v["state"] for v in rejected_now] == ["sent_back", "accepted"]
