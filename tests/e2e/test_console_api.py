@@ -9,6 +9,10 @@ import asyncpg
 import httpx
 import pytest
 from openpyxl import Workbook, load_workbook
+from typer.testing import CliRunner
+
+from deploy import cli
+from shared import auth
 
 from shared.export import read_rows
 from tests.e2e.console_stack import start
@@ -209,8 +213,18 @@ def test_audit_trail_records_admin_actions_append_only_office_only(env):
     assert district.put("/v1/contacts/pudong", json={"email": []}).status_code == 403
     assert district.post(f"/v1/deliveries/{dead[0]['delivery_id']}/retry").status_code == 403
 
+    runner, cli_env = CliRunner(), {"DATABASE_URL": stack.database_url}
+    issued = runner.invoke(cli.app, ["units", "issue-token", "youth"], env=cli_env)
+    assert issued.exit_code == 0, issued.output
+    revoked = runner.invoke(cli.app, ["units", "revoke-token", "youth", "--token", issued.stdout.strip()], env=cli_env)
+    assert revoked.exit_code == 0 and "revoked 1" in revoked.stdout
+
     audit = client(stack, "console", tokens["office"])
     entries = audit.get("/v1/audit").json()["entries"]
+    youth_id = auth.token_id(issued.stdout.strip())
+    by_cli = [(e["action"], e["actor_id"], e["actor_role"]) for e in entries if e["target"] == "youth"]
+    assert by_cli == [("token.revoke", "cli", "operator"), ("token.issue", "cli", "operator")]
+    assert [e["details"] for e in entries if e["target"] == "youth"] == [{"token_ids": [youth_id]}, {"role": "unit", "token_id": youth_id}]
     actions = {e["action"]: e for e in reversed(entries)}
     assert {"token.issue", "alert.ack", "contacts.change", "delivery.retry", "rules.change"} <= set(actions)
     office_id = [e for e in entries if e["action"] == "token.issue" and e["target"] == "office"][0]["details"]["token_id"]
