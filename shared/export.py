@@ -86,3 +86,11 @@ def read_rows(fmt: Literal["csv", "xlsx"], body: bytes) -> list[dict[str, str | 
         return []
     ids = [field_id(h or "") for h in cells[0]]
     return [dict(zip(ids, line)) for line in cells[1:]]
+
+
+# `responses=` of a route with `?format=`: the JSON, or the same rows as a file (OpenAPI).
+RESPONSES = {200: {"description": "JSON, or with `format=csv|xlsx` the same rows as a file", "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "text/csv": {"schema": {"type": "string"}},
+    MEDIA["xlsx"]: {"schema": {"type": "string", "format": "binary"}},
+}}}

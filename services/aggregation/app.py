@@ -97,7 +97,10 @@ def create_app(settings: AggregationSettings) -> FastAPI:
             and not state.progress.stalled
         )
 
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": ready})
+    app = create_api(
+        SERVICE, lifespan=lifespan, readiness={"stream": ready}, bootstrap_servers=settings.kafka_bootstrap_servers,
+        refused=metrics.REFUSED,
+    )
     app.include_router(router)
     screen.mount(app)
     return app

@@ -10,6 +10,7 @@ from services.console import session
 from services.console.session import Desk, Session, Signed
 from shared import audit, export
 from shared.auth import authenticate
+from shared.events import StoredText
 from shared.web import ApiError, issue, principal
 
 router = APIRouter()
@@ -77,7 +78,7 @@ async def export_file(request: Request, signed: Desk, name: str, format: FileFor
 
 @router.get("/v1/audit")
 async def get_audit(
-    request: Request, who=Depends(principal), action: str | None = None,
+    request: Request, who=Depends(principal), action: Annotated[StoredText | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 500, format: export.Format = "json",
 ):
     """The audit trail, newest first (office tokens only)."""

@@ -14,11 +14,13 @@ import asyncpg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.events import StoredText
+
 
 class Webhook(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(pattern=r"^https?://")
-    secret: str = Field(min_length=16)
+    url: StoredText = Field(pattern=r"^https?://", max_length=2000)
+    secret: StoredText = Field(min_length=16, max_length=500)
 
 
 class Contact(BaseModel):
@@ -57,8 +59,8 @@ class ContactChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     webhook: Webhook | None = None
-    email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]] = Field(default_factory=list, max_length=20)
-    reason: str = Field("", max_length=500)
+    email: list[Annotated[StoredText, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]] = Field(default_factory=list, max_length=20)
+    reason: StoredText = Field("", max_length=500)
 
     def public(self) -> dict:
         return {"webhook_url": self.webhook.url if self.webhook else None, "email": self.email}

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from services.notification import contacts
 from shared import audit
 from shared.auth import Principal
+from shared.events import StoredText
 from shared.refdata import units
 from shared.scope import visible_units
+from shared.openapi import errors
 from shared.web import ApiError, issue, principal
 
 router = APIRouter()
@@ -23,13 +25,13 @@ def _office(who: Principal, what: str) -> None:
         raise ApiError(403, issue("forbidden.role", f"Only office tokens may {what}.", "仅市质量办令牌可执行此操作。"))
 
 
-@router.get("/v1/contacts")
+@router.get("/v1/contacts", responses=errors(401, 403, 503))
 async def list_contacts(request: Request, who: Who):
     """Each visible unit's webhook URL (never its secret) and e-mail addresses."""
     return {"contacts": await contacts.listing(request.app.state.pool, visible_units(who))}
 
 
-@router.put("/v1/contacts/{unit_id}")
+@router.put("/v1/contacts/{unit_id}", responses=errors(401, 403, 404, 422, 503))
 async def change_contacts(request: Request, who: Who, unit_id: str, body: contacts.ContactChange):
     _office(who, "change contacts")
     if unit_id != "office" and unit_id not in units():
@@ -42,15 +44,15 @@ async def change_contacts(request: Request, who: Who, unit_id: str, body: contac
     return (await contacts.listing(pool, [unit_id]))[0]
 
 
-@router.get("/v1/deliveries")
+@router.get("/v1/deliveries", responses=errors(401, 403, 422, 503))
 async def list_deliveries(request: Request, who: Who, status: Literal["pending", "delivered", "dead", "cancelled"] | None = None):
     """Webhook and e-mail deliveries of the alerts the token may see, newest first (at most 500)."""
     tz = ZoneInfo(request.app.state.campaign.timezone)
     return {"deliveries": await contacts.deliveries(request.app.state.pool, status, visible_units(who), tz)}
 
 
-@router.post("/v1/deliveries/{delivery_id}/retry", status_code=202)
-async def retry_delivery(request: Request, who: Who, delivery_id: str):
+@router.post("/v1/deliveries/{delivery_id}/retry", status_code=202, responses=errors(401, 403, 404, 422, 503))
+async def retry_delivery(request: Request, who: Who, delivery_id: Annotated[StoredText, Path(max_length=64)]):
     """A dead delivery goes back in the queue with fresh attempts."""
     _office(who, "retry deliveries")
     pool = request.app.state.pool

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.submission import importing, reading, sending_back, verdicts
+from services.submission import importing, metrics, reading, sending_back, verdicts
 from services.submission.metrics import OutcomeCounter
 from services.submission.outbox import OutboxRelay
 from services.submission.ratelimit import TokenBuckets
@@ -61,10 +61,11 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
             await state.producer.stop()
             await state.pool.close()
 
-    async def database_ready() -> bool:
-        return await app.state.pool.fetchval("SELECT true")
-
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"database": database_ready})
+    # Ready without the broker: the outbox keeps accepting reports and the relay publishes them once
+    # the broker is back, so a load balancer must keep sending units here through a broker outage.
+    app = create_api(
+        SERVICE, lifespan=lifespan, readiness={"database": lambda: db.reachable(app.state.pool)}, refused=metrics.REFUSED
+    )
     app.add_middleware(OutcomeCounter)
     app.include_router(importing.router)  # before reading: /v1/reports/template.xlsx is not a report id
     app.include_router(reading.router)

@@ -12,6 +12,7 @@ from services.submission.routes import _may_submit, limited
 from services.submission.wire import submitted_batch
 from shared.auth import Principal
 from shared.events import new_id
+from shared.openapi import errors
 from shared.web import ApiError, issue
 
 router = APIRouter()
@@ -19,7 +20,7 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/v1/reports/template.xlsx")
+@router.get("/v1/reports/template.xlsx", responses={200: {"description": "The template", "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
 async def report_template() -> Response:
     """No token needed: the template holds no data, only the column names and their meaning."""
     return Response(
@@ -28,7 +29,7 @@ async def report_template() -> Response:
     )
 
 
-@router.post("/v1/reports/import", status_code=202)
+@router.post("/v1/reports/import", status_code=202, responses=errors(401, 403, 413, 422, 429, 503))
 async def import_reports(request: Request, who: Annotated[Principal, Depends(limited)], file: Annotated[UploadFile, File()]):
     """One result per row; the good rows are submitted as one submission, the bad ones named with their
     issues. The same file again replays the first answer (Idempotency-Key derived from its bytes)."""

@@ -5,13 +5,15 @@ from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.submission import archive
 from shared import export
 from shared.auth import Principal
+from shared.events import StoredText
 from shared.refdata import FocusArea
 from shared.scope import may_read, visible_units
+from shared.openapi import errors
 from shared.web import ApiError, issue, principal
 
 router = APIRouter()
@@ -23,9 +25,9 @@ def _tz(request: Request) -> ZoneInfo:
     return ZoneInfo(request.app.state.campaign.timezone)
 
 
-@router.get("/v1/reports")
+@router.get("/v1/reports", responses={**export.RESPONSES, **errors(401, 403, 422, 503)})
 async def search_reports(
-    request: Request, who: Who, unit_id: str | None = None, day: date | None = None,
+    request: Request, who: Who, unit_id: Annotated[StoredText | None, Query(max_length=64)] = None, day: date | None = None,
     focus_area: FocusArea | None = None, state: State | None = None, format: export.Format = "json",
 ):
     """The latest version of each report the token may read, newest first, filtered."""
@@ -39,8 +41,11 @@ async def search_reports(
     return {"reports": rows}
 
 
-@router.get("/v1/reports/{report_id}")
-async def report_history(request: Request, who: Who, report_id: str, unit_id: str | None = None):
+@router.get("/v1/reports/{report_id}", responses=errors(401, 403, 404, 422, 503))
+async def report_history(
+    request: Request, who: Who, report_id: Annotated[StoredText, Path(max_length=64)],
+    unit_id: Annotated[StoredText | None, Query(max_length=64)] = None,
+):
     """Every version of one report, oldest first, each with its state, verdict issues and reason."""
     unit = unit_id or who.unit_id
     if unit_id is None and who.role != "unit":

@@ -7,7 +7,7 @@ import time
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,8 +15,9 @@ from services.submission import archive
 from services.submission.store import _outbox_row
 from shared import audit, topics
 from shared.auth import Principal
-from shared.events import ReportSentBack
+from shared.events import ReportSentBack, StoredText
 from shared.refdata import units
+from shared.openapi import errors
 from shared.web import ApiError, issue, principal
 
 router = APIRouter()
@@ -25,8 +26,8 @@ COUNTED = ("accepted", "accepted_with_warnings")
 
 class SendBack(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_id: Annotated[str, Field(min_length=1, max_length=64)]
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    unit_id: Annotated[StoredText, Field(min_length=1, max_length=64)]
+    reason: Annotated[StoredText, Field(min_length=1, max_length=1000)]
 
 
 def _answer(found: dict, reason: str) -> JSONResponse:
@@ -34,8 +35,8 @@ def _answer(found: dict, reason: str) -> JSONResponse:
     return JSONResponse(body, status_code=202)
 
 
-@router.post("/v1/reports/{report_id}/send-back", status_code=202)
-async def send_back(request: Request, report_id: str, body: SendBack, who: Annotated[Principal, Depends(principal)]):
+@router.post("/v1/reports/{report_id}/send-back", status_code=202, responses=errors(401, 403, 404, 409, 422, 503))
+async def send_back(request: Request, report_id: Annotated[StoredText, Path(max_length=64)], body: SendBack, who: Annotated[Principal, Depends(principal)]):
     if who.role != "office":
         raise ApiError(403, issue("forbidden.role", "Only office tokens may send reports back.", "仅市质量办令牌可退回报告。"))
     if not body.reason.strip():

@@ -64,7 +64,10 @@ def create_app(settings: ValidationSettings) -> FastAPI:
             await state.producer.stop()
             await state.pool.close()
 
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": lambda: is_ready(app.state.stream)})
+    app = create_api(
+        SERVICE, lifespan=lifespan, readiness={"stream": lambda: is_ready(app.state.stream)},
+        bootstrap_servers=settings.kafka_bootstrap_servers, refused=telemetry.REFUSED,
+    )
     app.state.rules = ctx
     return app
 
