@@ -31,7 +31,7 @@ async def list_contacts(request: Request, who: Who):
     return {"contacts": await contacts.listing(request.app.state.pool, visible_units(who))}
 
 
-@router.put("/v1/contacts/{unit_id}", responses=errors(401, 403, 404, 422, 503))
+@router.put("/v1/contacts/{unit_id}", responses=errors(400, 401, 403, 404, 422, 503))
 async def change_contacts(request: Request, who: Who, unit_id: str, body: contacts.ContactChange):
     _office(who, "change contacts")
     if unit_id != "office" and unit_id not in units():

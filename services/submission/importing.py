@@ -29,7 +29,7 @@ async def report_template() -> Response:
     )
 
 
-@router.post("/v1/reports/import", status_code=202, responses=errors(401, 403, 413, 422, 429, 503))
+@router.post("/v1/reports/import", status_code=202, responses=errors(400, 401, 403, 413, 422, 429, 503))
 async def import_reports(request: Request, who: Annotated[Principal, Depends(limited)], file: Annotated[UploadFile, File()]):
     """One result per row; the good rows are submitted as one submission, the bad ones named with their
     issues. The same file again replays the first answer (Idempotency-Key derived from its bytes)."""

@@ -35,7 +35,7 @@ def _answer(found: dict, reason: str) -> JSONResponse:
     return JSONResponse(body, status_code=202)
 
 
-@router.post("/v1/reports/{report_id}/send-back", status_code=202, responses=errors(401, 403, 404, 409, 422, 503))
+@router.post("/v1/reports/{report_id}/send-back", status_code=202, responses=errors(400, 401, 403, 404, 409, 422, 503))
 async def send_back(request: Request, report_id: Annotated[StoredText, Path(max_length=64)], body: SendBack, who: Annotated[Principal, Depends(principal)]):
     if who.role != "office":
         raise ApiError(403, issue("forbidden.role", "Only office tokens may send reports back.", "仅市质量办令牌可退回报告。"))
