@@ -39,7 +39,7 @@ def env(tmp_path_factory, pg_server):
     }
     for unit, reports in (
         ("pudong", [report("p1", metrics={"activities": 2, "participants": 40, "enterprises": 3}, district_id="pudong"),
-                    report("p2", focus_area="exchange", started_on="2022-09-06", metrics={"activities": 1, "profit_added": "1.25"})]),
+                    report("p2", focus_area="exchange", started_on="2022-09-06", metrics={"activities": 1, "profit_added": 1.25})]),
         ("samr", [report("s1", metrics={"activities": 5, "participants": 100})]),
     ):
         answer = httpx.post(f"{stack.url('submission')}/v1/reports", json={"reports": reports},
