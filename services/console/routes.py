@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.console import session
-from services.console.session import Desk, Session, Signed
+from services.console.session import Desk, Signed
 from shared import audit, export
 from shared.auth import authenticate
 from shared.events import StoredText
