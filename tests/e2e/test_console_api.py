@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import io
+from email import message_from_bytes, policy
 
 import asyncpg
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
 from deploy import cli
 from shared import auth
 
+from deploy.embedded import free_port
 from shared.export import read_rows
 from tests.e2e.console_stack import start
 from tests.helpers import issue_token, report, wait_until
@@ -21,14 +24,36 @@ from tests.helpers import issue_token, report, wait_until
 BY = (None, "district", "unit", "focus_area", "day")
 
 
+class Mailbox:
+    def __init__(self):
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, pg_server):
+def mailbox():
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, pg_server, mailbox):
     workdir = tmp_path_factory.mktemp("console-api")
     contacts = workdir / "contacts.yaml"
-    # A webhook nobody listens on: pudong's overdue alerts die after one attempt (a dead delivery to retry).
-    contacts.write_text("units:\n  pudong: {webhook: {url: 'http://127.0.0.1:9/hook', secret: 'abcdefghijklmnop'}}\n")
+    # A webhook nobody listens on: pudong's overdue alerts die after one attempt (a dead delivery to
+    # retry); its e-mail goes to the test's SMTP server.
+    contacts.write_text(
+        "units:\n  pudong: {webhook: {url: 'http://127.0.0.1:9/hook', secret: 'abcdefghijklmnop'}, email: [ops@pudong.example]}\n"
+    )
     stack, broker = start(workdir, pg_server, {
         "QM_NOTIFICATION_WEBHOOKS_FILE": str(contacts), "QM_NOTIFICATION_DELIVERY_MAX_ATTEMPTS": "1",
+        "QM_NOTIFICATION_SMTP_HOST": "127.0.0.1", "QM_NOTIFICATION_SMTP_PORT": str(mailbox[1]),
     })
     tokens = {
         "office": issue_token(stack.database_url, "office", "office"),
@@ -293,7 +318,7 @@ def test_each_role_sees_its_pages_and_no_others(env):
         assert viewer.get(path).status_code == 403, path
 
 
-def test_send_back_takes_the_version_out_of_the_totals_and_tells_the_unit(env):
+def test_send_back_takes_the_version_out_of_the_totals_and_tells_the_unit(env, mailbox):
     """Last in this module: it changes the totals the export tests read."""
     stack, tokens = env
     body = {"unit_id": "pudong", "reason": "参与人数与签到表不符"}
@@ -319,6 +344,8 @@ def test_send_back_takes_the_version_out_of_the_totals_and_tells_the_unit(env):
     assert alert["unit_id"] == "pudong" and body["reason"] in alert["message_zh"] and alert["data"]["reason"] == body["reason"]
     deliveries = client(stack, "notification", tokens["office"]).get("/v1/deliveries").json()["deliveries"]
     assert any(d["alert_id"] == alert["id"] and d["channel"] == "webhook" and d["recipient"] == "pudong" for d in deliveries)
+    mail = wait_until(lambda: [m for to, m in mailbox[0].messages if m["X-QM-Delivery"] and "退回修改" in m["Subject"]], what="sent_back e-mail")
+    assert body["reason"] in mail[0].get_content() and "ops@pudong.example" in mail[0]["To"]
     audit_entries = client(stack, "console", tokens["office"]).get("/v1/audit", params={"action": "report.send_back"}).json()["entries"]
     assert len(audit_entries) == 1 and audit_entries[0]["target"] == "pudong/p1" and audit_entries[0]["reason"] == body["reason"]
 
