@@ -83,6 +83,12 @@ def walk(stack, chromium) -> None:
     overdue_unit = first.get_attribute("data-unit")
     assert "late" in first.get_attribute("class") and first.locator("td[data-status=overdue]").count() >= 1
     shot(page, "03-returns-board")
+    page.click(f"#board tr[data-unit='{overdue_unit}'] td.contacts a")
+    page.fill("input[name=email]", "duty@example.org")
+    page.fill("input[name=reason]", "新的值班邮箱")
+    shot(page, "03b-contacts")
+    page.click("button[name=save_contacts]")
+    assert "duty@example.org" in page.locator(f"#board tr[data-unit='{overdue_unit}'] td.contacts").inner_text()
     page.goto(f"{base}/alerts?kind=overdue&unit_id={overdue_unit}")
     row = page.locator("#alerts tbody tr").first
     alert_id = row.get_attribute("data-alert")
@@ -105,6 +111,7 @@ def walk(stack, chromium) -> None:
     page.goto(f"{base}/audit")
     assert page.locator("#audit tr[data-action='report.send_back']").count() == 1
     assert page.locator("#audit tr[data-action='alert.ack']").count() == 1
+    assert page.locator("#audit tr[data-action='contacts.change']").count() == 1
     shot(page, "08-audit")
 
     # The unit: sees the reason, corrects the report; the totals move back.
@@ -137,6 +144,8 @@ def walk(stack, chromium) -> None:
     page.click("button[name=submit]")
     page.wait_for_selector("#submission tbody tr")
     wait_until(lambda: totals().get("participants") == 156, what="the form's report counted")
+    page.reload()
+    shot(page, "11b-submission")
     upload = tmp_path_file = SHOTS.parent / "console-upload.xlsx"
     tmp_path_file.write_bytes(spreadsheet([
         ["report_id", "title", "focus_area", "started_on", "activities", "participants"],
