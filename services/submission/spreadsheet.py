@@ -168,11 +168,29 @@ def _row(number: int, cells: dict[str, Any], upload_hash: str, unknown: list[str
         for err in exc.errors(include_url=False, include_input=False, include_context=False):
             loc = [str(p) for p in err["loc"]]
             name = loc[-1] if loc and loc[0] == "metrics" else (loc[0] if loc else "row")
-            row.issues.append(_issue(name, f"“{name}”不符合要求：{err['msg']}", f"{name}: {err['msg']}"))
+            row.issues.append(_issue(name, f"“{name}”{_zh(err['type'])}", f"{name}: {err['msg']}"))
         return row
     if not row.issues:
         row.report = report
     return row
+
+
+_ZH = {
+    "missing": "为必填项。",
+    "date_from_datetime_parsing": "须为有效日期，格式 YYYY-MM-DD。",
+    "date_parsing": "须为有效日期，格式 YYYY-MM-DD。",
+    "date_type": "须为有效日期，格式 YYYY-MM-DD。",
+    "literal_error": "须为以下之一：" + "、".join(FOCUS_AREAS) + "。",
+    "string_too_short": "不能为空。",
+    "string_too_long": "过长。",
+    "int_type": "须为整数。",
+    "greater_than_equal": "不能小于下限。",
+    "text.nul": "不能包含空字符。",
+}
+
+
+def _zh(error_type: str) -> str:
+    return _ZH.get(error_type, "不符合要求，请对照模板“说明”工作表。")
 
 
 def upload_hash(content: bytes) -> str:
