@@ -55,26 +55,28 @@ def env(tmp_path_factory, pg_server, mailbox):
         "QM_NOTIFICATION_WEBHOOKS_FILE": str(contacts), "QM_NOTIFICATION_DELIVERY_MAX_ATTEMPTS": "1",
         "QM_NOTIFICATION_SMTP_HOST": "127.0.0.1", "QM_NOTIFICATION_SMTP_PORT": str(mailbox[1]),
     })
-    tokens = {
-        "office": issue_token(stack.database_url, "office", "office"),
-        "district": issue_token(stack.database_url, "pudong", "district"),
-        "pudong": issue_token(stack.database_url, "pudong"),
-        "samr": issue_token(stack.database_url, "samr"),
-        "viewer": issue_token(stack.database_url, "screen", "viewer"),
-    }
-    for unit, reports in (
-        ("pudong", [report("p1", metrics={"activities": 2, "participants": 40, "enterprises": 3}, district_id="pudong"),
-                    report("p2", focus_area="exchange", started_on="2022-09-06", metrics={"activities": 1, "profit_added": 1.25})]),
-        ("samr", [report("s1", metrics={"activities": 5, "participants": 100})]),
-    ):
-        answer = httpx.post(f"{stack.url('submission')}/v1/reports", json={"reports": reports},
-                            headers={"Authorization": f"Bearer {tokens[unit]}"})
-        assert answer.status_code == 202, answer.text
-    office = client(stack, "aggregation", tokens["office"])
-    wait_until(lambda: office.get("/v1/totals").json()["totals"].get("activities") == 8, what="totals of the three reports")
-    yield stack, tokens
-    stack.stop()
-    broker.stop()
+    try:
+        tokens = {
+            "office": issue_token(stack.database_url, "office", "office"),
+            "district": issue_token(stack.database_url, "pudong", "district"),
+            "pudong": issue_token(stack.database_url, "pudong"),
+            "samr": issue_token(stack.database_url, "samr"),
+            "viewer": issue_token(stack.database_url, "screen", "viewer"),
+        }
+        for unit, reports in (
+            ("pudong", [report("p1", metrics={"activities": 2, "participants": 40, "enterprises": 3}, district_id="pudong"),
+                        report("p2", focus_area="exchange", started_on="2022-09-06", metrics={"activities": 1, "profit_added": 1.25})]),
+            ("samr", [report("s1", metrics={"activities": 5, "participants": 100})]),
+        ):
+            answer = httpx.post(f"{stack.url('submission')}/v1/reports", json={"reports": reports},
+                                headers={"Authorization": f"Bearer {tokens[unit]}"})
+            assert answer.status_code == 202, answer.text
+        office = client(stack, "aggregation", tokens["office"])
+        wait_until(lambda: office.get("/v1/totals").json()["totals"].get("activities") == 8, what="totals of the three reports")
+        yield stack, tokens
+    finally:  # also when setting up failed: no processes left behind
+        stack.stop()
+        broker.stop()
 
 
 def client(stack, service: str, token: str) -> httpx.Client:
