@@ -16,7 +16,7 @@ import httpx
 from deploy.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, stop_process
 from shared.settings import DEFAULT_PORTS
 
-SERVICES = ("submission", "validation", "aggregation", "notification")
+SERVICES = ("submission", "validation", "aggregation", "notification", "console")
 REPLICA_PORT_STEP = 10  # replica i listens on the first one's port + 10 * i (8000, 8010, 8020, ...)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import asyncpg
 
-from shared import db
+from shared import audit, db
 
 Role = Literal["unit", "district", "office", "viewer"]
 ROLES: tuple[str, ...] = ("unit", "district", "office", "viewer")
@@ -29,17 +29,24 @@ async def migrate(pool: asyncpg.Pool) -> None:
 class Principal:
     unit_id: str
     role: Role
+    token_id: str = field(default="", compare=False)  # first 12 hex of its hash: the audit trail names the token so
+
+
+def token_id(token: str) -> str:
+    return hash_token(token)[:12]
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue_token(pool: asyncpg.Pool, unit_id: str, role: Role = "unit") -> str:
+async def issue_token(pool: asyncpg.Pool, unit_id: str, role: Role = "unit", by: audit.Actor = audit.CLI) -> str:
     token = f"qm_{secrets.token_urlsafe(32)}"
-    await pool.execute(
-        "INSERT INTO api_tokens (token_hash, unit_id, role) VALUES ($1, $2, $3)", hash_token(token), unit_id, role
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO api_tokens (token_hash, unit_id, role) VALUES ($1, $2, $3)", hash_token(token), unit_id, role
+        )
+        await audit.record(conn, by, "token.issue", unit_id, details={"token_id": token_id(token), "role": role})
     return token
 
 
@@ -53,18 +60,16 @@ async def keep_token(pool: asyncpg.Pool, token: str, unit_id: str, role: Role) -
     return await authenticate(pool, token) == Principal(unit_id, role)
 
 
-async def revoke_tokens(pool: asyncpg.Pool, unit_id: str, token: str | None = None) -> int:
+async def revoke_tokens(pool: asyncpg.Pool, unit_id: str, token: str | None = None, by: audit.Actor = audit.CLI) -> int:
     """Revoke every live token of a unit, or only `token` (e.g. after issuing its replacement)."""
-    if token is None:
-        result = await pool.execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE unit_id = $1 AND revoked_at IS NULL", unit_id
+    async with pool.acquire() as conn, conn.transaction():
+        revoked = await conn.fetch(
+            """UPDATE api_tokens SET revoked_at = now()
+               WHERE unit_id = $1 AND ($2::text IS NULL OR token_hash = $2) AND revoked_at IS NULL RETURNING token_hash""",
+            unit_id, hash_token(token) if token is not None else None,
         )
-    else:
-        result = await pool.execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE unit_id = $1 AND token_hash = $2 AND revoked_at IS NULL",
-            unit_id, hash_token(token),
-        )
-    return int(result.split()[-1])
+        await audit.record(conn, by, "token.revoke", unit_id, details={"token_ids": [r["token_hash"][:12] for r in revoked]})
+    return len(revoked)
 
 
 async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
@@ -73,4 +78,4 @@ async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
     row = await pool.fetchrow(
         "SELECT unit_id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", hash_token(token)
     )
-    return Principal(row["unit_id"], row["role"]) if row else None
+    return Principal(row["unit_id"], row["role"], token_id(token)) if row else None

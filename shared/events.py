@@ -121,7 +121,7 @@ class ReturnStatusChanged(Event):
     filed_at: datetime | None = None
 
 
-AlertKind = Literal["reminder", "overdue", "escalation", "rejection", "milestone", "dead_letter"]
+AlertKind = Literal["reminder", "overdue", "escalation", "rejection", "milestone", "dead_letter", "sent_back"]
 
 
 class AlertRaised(Event):
@@ -136,6 +136,17 @@ class AlertRaised(Event):
     message_zh: str
     message_en: str
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportSentBack(Event):
+    """The office sent a counted version of a report back to its unit for correction: that version
+    leaves the totals; a higher version from the unit goes through validation and counts again."""
+
+    unit_id: str
+    report_id: str
+    version: int
+    reason: str
+    sent_by: str  # the office token's id (shared.auth.token_id)
 
 
 class TotalsChanged(Event):

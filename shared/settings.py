@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.clock import CampaignClock
 from shared.refdata import METRICS_FILE, UNITS_FILE, Campaign, load_campaign, read_metrics, read_units
 
-DEFAULT_PORTS = {"submission": 8000, "aggregation": 8001, "notification": 8002, "validation": 8003}
+DEFAULT_PORTS = {"submission": 8000, "aggregation": 8001, "notification": 8002, "validation": 8003, "console": 8004}
 
 
 def _env(name: str) -> AliasChoices:

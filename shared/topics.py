@@ -20,6 +20,7 @@ RETURNS_FILED = TopicSpec("qm.returns.filed.v1", events.ReturnFiled, "unit_id", 
 REPORTS_VALIDATED = TopicSpec("qm.reports.validated.v1", events.ReportValidated, "unit_id", "validation")
 VALIDATION_DEAD_LETTERS = TopicSpec("qm.validation.dead-letters.v1", events.DeadLettered, "source_topic", "validation")
 TOTALS_CHANGED = TopicSpec("qm.totals.changed.v1", events.TotalsChanged, "-", "aggregation")
+REPORTS_SENT_BACK = TopicSpec("qm.reports.sent-back.v1", events.ReportSentBack, "unit_id", "submission")
 RETURNS_STATUS = TopicSpec("qm.returns.status.v1", events.ReturnStatusChanged, "unit_id", "notification")
 ALERTS_RAISED = TopicSpec("qm.alerts.raised.v1", events.AlertRaised, "unit_id", "notification")
 
@@ -39,6 +40,7 @@ ALL = (
     REPORTS_SUBMITTED,
     RETURNS_FILED,
     REPORTS_VALIDATED,
+    REPORTS_SENT_BACK,
     VALIDATION_DEAD_LETTERS,
     TOTALS_CHANGED,
     RETURNS_STATUS,

@@ -1,4 +1,4 @@
-"""The aggregation inputs, through the shared inbox: verdicts, return statuses and alerts, each
+"""The aggregation inputs, through the shared inbox: verdicts, send-backs, return statuses and alerts, each
 batch stored in the inbox's transaction (ledger and cells, board, feed); after it commits this
 replica shows the change at once and publishes the city totals. Other replicas follow by NOTIFY."""
 from __future__ import annotations
@@ -24,7 +24,7 @@ from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 GROUP = "aggregation"
-INPUTS = (topics.REPORTS_VALIDATED, topics.RETURNS_STATUS, topics.ALERTS_RAISED)
+INPUTS = (topics.REPORTS_VALIDATED, topics.REPORTS_SENT_BACK, topics.RETURNS_STATUS, topics.ALERTS_RAISED)
 
 
 @dataclass
@@ -70,6 +70,10 @@ def handler(pipe: Pipeline):
         if verdicts := by_topic.get(topics.REPORTS_VALIDATED.name):
             counts["verdict"] = (len(verdicts), await pipe.totals.fold(conn, verdicts))
             received_at = max(v.received_at for v in verdicts)
+        # After the verdicts: a send-back names a version that must already be in the ledger.
+        if sent := by_topic.get(topics.REPORTS_SENT_BACK.name):
+            counts["send_back"] = (len(sent), await pipe.totals.send_back(conn, sent))
+            received_at = max([received_at or 0.0, *(s.received_at for s in sent)])
         if statuses := by_topic.get(topics.RETURNS_STATUS.name):
             counts["return_status"] = (len(statuses), await pipe.board.store(conn, statuses))
         if alerts := by_topic.get(topics.ALERTS_RAISED.name):
@@ -78,7 +82,7 @@ def handler(pipe: Pipeline):
 
     async def after_commit(folded: Folded) -> None:
         await pipe.follower.sync(received_at=folded.received_at)
-        if folded.counts.get("verdict", (0, 0))[1]:
+        if folded.counts.get("verdict", (0, 0))[1] or folded.counts.get("send_back", (0, 0))[1]:
             await publish_totals(pipe, folded.received_at)
         for name, (events, applied) in folded.counts.items():
             metrics.EVENTS.labels(name, "applied").inc(applied)

@@ -18,9 +18,9 @@ import asyncpg
 import orjson
 
 from services.aggregation import store
-from services.aggregation.totals import CITY, Cell, Entry, scopes_of, TotalKey, apply_verdicts, expand, unscale, unscale_exact
+from services.aggregation.totals import CITY, Cell, Entry, scopes_of, TotalKey, apply_send_backs, apply_verdicts, expand, unscale, unscale_exact
 from shared import db
-from shared.events import ReportValidated
+from shared.events import ReportSentBack, ReportValidated
 
 SEP = "\x1f"
 CHANNEL = "qm_aggregation"  # NOTIFY {"kind", "received_at"} when a fold commits: followers read the change
@@ -67,16 +67,22 @@ class Totals:
         """Fold a batch into ledger and cells (call inside the inbox's transaction); returns how many
         verdicts changed the ledger. The ledger makes redelivery harmless; a unit's rows are locked
         first, so a partition handed over mid-batch cannot fold one report twice."""
-        keys = {(v.unit_id, v.report.report_id) for v in verdicts}
+        return await self._fold(conn, {(v.unit_id, v.report.report_id) for v in verdicts}, apply_verdicts, verdicts)
+
+    async def send_back(self, conn: asyncpg.Connection, sent: list[ReportSentBack]) -> int:
+        """Take the versions sent back out of ledger and cells (inside the inbox's transaction)."""
+        return await self._fold(conn, {(s.unit_id, s.report_id) for s in sent}, apply_send_backs, sent)
+
+    async def _fold(self, conn: asyncpg.Connection, keys: set[tuple[str, str]], fold, events) -> int:
         await db.lock_keys(conn, "aggregation.ledger", sorted({k[0] for k in keys}))
         ledger = await store.load_entries(conn, keys, self.campaign)
-        cells, changed = apply_verdicts(ledger, verdicts)
+        cells, changed = fold(ledger, events)
         if not changed:
             return 0
         await store.save_entries(conn, list(changed.values()), self.campaign)
         seq = await store.save_cells(conn, cells, self.campaign)
         await store.mark_entries(conn, sorted(changed), seq, self.campaign)
-        newest = max(verdicts, key=lambda v: v.received_at)
+        newest = max(events, key=lambda e: e.received_at)
         await announce(conn, "totals", newest.received_at)
         return len(changed)
 

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from services.aggregation import circular, export, snapshots
 from services.aggregation.totals import unscale
 from services.aggregation.visibility import View
+from shared import export as files  # tables as CSV/xlsx (services.aggregation.export writes the circular)
 from shared.auth import Principal
 from shared.openapi import errors
 from shared.refdata import metrics
@@ -21,18 +22,33 @@ router = APIRouter()
 AUTH_RESPONSES = errors(401, 503)
 
 
-@router.get("/v1/totals", responses={**AUTH_RESPONSES, **errors(422)})
+@router.get("/v1/totals", responses={**files.RESPONSES, **AUTH_RESPONSES, **errors(422)})
 async def get_totals(
     request: Request,
     by: Literal["district", "unit", "focus_area", "day"] | None = None,
+    format: files.Format = "json",
     caller: Principal = Depends(principal),
 ):
     """City-wide totals, or one breakdown; what a token sees follows its role (docs/integration.md)."""
     totals = request.app.state.totals
     view = View(caller.role, caller.unit_id)
     if by is None:
-        return {"totals": totals.headline(view.headline_scope), **totals.freshness()}
-    return {"by": by, "groups": totals.by(view.scope, by), **totals.freshness()}
+        headline = totals.headline(view.headline_scope)
+        if format != "json":
+            return files.respond(format, "totals", _metric_columns(), [headline])
+        return {"totals": headline, **totals.freshness()}
+    groups = totals.by(view.scope, by)
+    if format != "json":
+        rows = [{by: key, **values} for key, values in groups.items()]
+        return files.respond(format, f"totals-by-{by}", [(by, BY_ZH[by])] + _metric_columns(), rows)
+    return {"by": by, "groups": groups, **totals.freshness()}
+
+
+BY_ZH = {"district": "区", "unit": "单位", "focus_area": "重点领域", "day": "日期"}
+
+
+def _metric_columns() -> list[files.Column]:
+    return [(m.metric_id, f"{m.label_zh}（{m.unit_zh}）") for m in metrics().values()]
 
 
 _EVENTS = {200: {"description": "Server-Sent Events (docs/integration.md)", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}

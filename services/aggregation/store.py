@@ -52,7 +52,8 @@ async def save_entries(conn: asyncpg.Connection, entries: list[Entry], campaign:
               version = excluded.version, district_id = excluded.district_id, focus_area = excluded.focus_area,
               day = excluded.day, title = excluded.title, metrics = excluded.metrics,
               withdrawn = excluded.withdrawn, campaign_time = excluded.campaign_time
-            WHERE ledger.version < excluded.version""",
+            WHERE ledger.version < excluded.version
+               OR (ledger.version = excluded.version AND excluded.withdrawn AND NOT ledger.withdrawn)  -- sent back""",
         *(list(c) for c in columns), campaign,
     )
 

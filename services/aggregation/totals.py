@@ -12,11 +12,11 @@ over scopes and dimensions, so the per-report work stays small whatever the numb
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable
 
-from shared.events import ReportValidated
+from shared.events import ReportSentBack, ReportValidated
 from shared.refdata import metrics
 
 DIMENSIONS = ("city", "unit", "district", "focus_area", "day")
@@ -120,6 +120,24 @@ def apply_verdicts(
             for cell, value in previous.cells().items():
                 deltas[cell] -= value
         ledger[key] = changed[key] = entry
+    return {c: v for c, v in deltas.items() if v}, changed
+
+
+def apply_send_backs(
+    ledger: dict[tuple[str, str], Entry], send_backs: Iterable[ReportSentBack]
+) -> tuple[dict[Cell, int], dict[tuple[str, str], Entry]]:
+    """A version sent back stops counting (kept in the ledger as withdrawn at the same version, so a
+    higher one counts again); a send-back of another version than the current, or a repeat, changes nothing."""
+    deltas: dict[Cell, int] = defaultdict(int)
+    changed: dict[tuple[str, str], Entry] = {}
+    for sent in send_backs:
+        key = (sent.unit_id, sent.report_id)
+        previous = ledger.get(key)
+        if previous is None or previous.version != sent.version or previous.withdrawn:
+            continue
+        for cell, value in previous.cells().items():
+            deltas[cell] -= value
+        ledger[key] = changed[key] = replace(previous, withdrawn=True)
     return {c: v for c, v in deltas.items() if v}, changed
 
 

@@ -9,7 +9,7 @@ import asyncpg
 
 from services.notification import delivery
 from services.notification.deadlines import PlannedAlert, recipients
-from shared.events import AlertRaised, ReportValidated, encode, new_id
+from shared.events import AlertRaised, ReportSentBack, ReportValidated, encode, new_id
 from shared.refdata import units
 
 
@@ -23,6 +23,16 @@ def rejection_alert(verdict: ReportValidated) -> PlannedAlert:
         f"Report '{r.title}' ({r.report_id} v{r.version}) was rejected: {reasons_en}",
         {"report_id": r.report_id, "version": r.version, "submission_id": verdict.submission_id,
          "issues": [i.model_dump() for i in verdict.issues], "recipients": recipients("rejection", units().get(verdict.unit_id))},
+    )
+
+
+def sent_back_alert(sent: ReportSentBack) -> PlannedAlert:
+    return PlannedAlert(
+        f"sent_back:{sent.unit_id}:{sent.report_id}:{sent.version}", "sent_back", sent.unit_id, None,
+        f"活动报告 {sent.report_id}（第{sent.version}版）被市质量办退回修改：{sent.reason}。请更正后以更高版本号重新报送。",
+        f"Report {sent.report_id} (v{sent.version}) was sent back for correction: {sent.reason}. Send a corrected, higher version.",
+        {"report_id": sent.report_id, "version": sent.version, "reason": sent.reason,
+         "recipients": recipients("sent_back", units().get(sent.unit_id))},
     )
 
 

@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.notification import contacts, handlers, metrics
+from services.notification import contacts, handlers, metrics, office
 from services.notification.delivery import Deliverer, DeliveryConfig
 from services.notification.handlers import EventHandler
 from services.notification.outbox import Outbox
@@ -68,6 +68,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         http = httpx.AsyncClient()
         outbox = Outbox(state.pool, state.producer)
         deliverer = Deliverer(state.pool, settings.delivery(), http)
+        state.wake_deliveries = deliverer.wake.set
         state.scheduler = scheduler = Scheduler(
             state.pool, outbox, state.clock, state.campaign, units(), settings.channels(),
             on_alerts=deliverer.wake.set, max_sleep_s=settings.tick_max_s,
@@ -102,6 +103,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         refused=metrics.REFUSED,
     )
     app.include_router(router)
+    app.include_router(office.router)
     return app
 
 

@@ -12,14 +12,14 @@ from services.notification.scheduler import Scheduler
 from shared import topics
 from shared.clock import CampaignClock
 from shared.epoch import BrokerEpoch
-from shared.events import DeadLettered, ReportValidated, ReturnFiled, TotalsChanged
+from shared.events import DeadLettered, ReportSentBack, ReportValidated, ReturnFiled, TotalsChanged
 from shared.inbox import Delivery, Inbox
 from shared.refdata import Campaign, metrics as metric_catalogue, units
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 GROUP = "notification"
-TOPICS = (topics.REPORTS_VALIDATED, topics.RETURNS_FILED, topics.TOTALS_CHANGED, *topics.DEAD_LETTERS.values())
+TOPICS = (topics.REPORTS_VALIDATED, topics.REPORTS_SENT_BACK, topics.RETURNS_FILED, topics.TOTALS_CHANGED, *topics.DEAD_LETTERS.values())
 _DEAD_LETTERS = {spec.name: service for service, spec in topics.DEAD_LETTERS.items()}
 
 
@@ -40,6 +40,8 @@ class EventHandler:
             event = d.event
             if isinstance(event, ReportValidated) and event.verdict == "rejected":
                 planned.append(alerts.rejection_alert(event))
+            elif isinstance(event, ReportSentBack):
+                planned.append(alerts.sent_back_alert(event))
             elif isinstance(event, ReturnFiled):
                 if event.unit_id in units() and self.campaign.owes(event.unit_id, event.period_id) and self.campaign.period(event.period_id):
                     filings.append(event)

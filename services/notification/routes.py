@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.notification import alerts, returns_store
+from shared import audit, export
 from shared.auth import Principal
 from shared.events import AlertKind, StoredText
 from shared.openapi import errors
-from shared.refdata import units
+from shared.scope import visible_units
 from shared.web import ApiError, issue, principal
 
 router = APIRouter()
@@ -25,26 +26,30 @@ def _tz(request: Request) -> ZoneInfo:
     return ZoneInfo(request.app.state.campaign.timezone)
 
 
-def visible_units(who: Principal) -> list[str] | None:
-    """What a token may read: the office everything, a district its own units, a unit itself."""
-    if who.role == "office":
-        return None
-    if who.role == "district":
-        return sorted({who.unit_id} | {u.unit_id for u in units().values() if u.district_id == who.unit_id})
-    return [who.unit_id]
+RETURN_COLUMNS = [
+    ("unit_id", "单位"), ("period_id", "期次"), ("status", "状态"), ("due_at", "截止时间"), ("filed_at", "报送时间"),
+    ("escalated", "已督办"),
+]
+ALERT_COLUMNS = [
+    ("id", "提醒编号"), ("kind", "类型"), ("unit_id", "单位"), ("period_id", "期次"), ("raised_at", "发出时间"),
+    ("message_zh", "内容"), ("message_en", "内容（英文）"), ("acked", "已确认"), ("acked_at", "确认时间"),
+    ("acked_by", "确认人"), ("data", "详情"),
+]
 
 
-@router.get("/v1/returns/status", responses=errors(422))
-async def get_returns_status(request: Request, who: Who, period_id: str | None = None):
+@router.get("/v1/returns/status", responses={**export.RESPONSES, **errors(422)})
+async def get_returns_status(request: Request, who: Who, period_id: str | None = None, format: export.Format = "json"):
     campaign = request.app.state.campaign
     if period_id is not None and campaign.period(period_id) is None:
         ids = ", ".join(p.period_id for p in campaign.periods)
         raise ApiError(422, issue("unknown_period", f"Unknown period; use one of {ids}.", f"未知报表期次，可选：{ids}。", "period_id"))
     found = await returns_store.statuses(request.app.state.pool, period_id, visible_units(who), _tz(request))
+    if format != "json":
+        return export.respond(format, "returns-status", RETURN_COLUMNS, found)
     return {"returns": found}
 
 
-@router.get("/v1/alerts", responses=errors(422))
+@router.get("/v1/alerts", responses={**export.RESPONSES, **errors(422)})
 async def get_alerts(
     request: Request,
     who: Who,
@@ -52,9 +57,11 @@ async def get_alerts(
     kind: AlertKind | None = None,
     acked: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    format: export.Format = "json",
     cursor: Annotated[str | None, Query(max_length=200, description="`next` of the previous page")] = None,
 ):
-    """Alerts, newest first, a page at a time: follow `next` until it is null to read them all."""
+    """Alerts, newest first, a page at a time: follow `next` until it is null to read them all
+    (`format=csv|xlsx`: the same page as a file)."""
     after = None
     # The cursor's alert id reaches a query: only the form we write passes (a NUL would be a 500).
     if cursor is not None and ((after := alerts.parse_cursor(cursor)) is None or not _ALERT_ID.fullmatch(after[1])):
@@ -62,6 +69,8 @@ async def get_alerts(
     found, following = await alerts.list_alerts(
         request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request), after
     )
+    if format != "json":
+        return export.respond(format, "alerts", ALERT_COLUMNS, found)
     return {"alerts": found, "next": following}
 
 
@@ -76,7 +85,10 @@ async def ack_alert(alert_id: str, request: Request, who: Who):
     if found["unit_id"] is None and who.role != "office":
         # Every token sees a city-wide alert (a milestone); it is the office's to acknowledge, for everyone.
         raise ApiError(403, issue("forbidden.ack", "A city-wide alert (milestone) is acknowledged by the office only.", "全市性提醒（如里程碑）仅由市质量办确认。"))
-    return await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now(), _tz(request))
+    acked = await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now(), _tz(request))
+    if found["acked_at"] is None:
+        await audit.record(state.pool, audit.actor_of(who), "alert.ack", alert_id, details={"unit_id": found["unit_id"], "kind": found["kind"]})
+    return acked
 
 
 @router.get("/v1/clock")

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.submission import metrics, verdicts
+from services.submission import importing, metrics, reading, sending_back, verdicts
 from services.submission.metrics import OutcomeCounter
 from services.submission.outbox import OutboxRelay
 from services.submission.ratelimit import SharedBuckets
@@ -73,6 +73,9 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
         SERVICE, lifespan=lifespan, readiness={"database": lambda: db.reachable(app.state.pool)}, refused=metrics.REFUSED
     )
     app.add_middleware(OutcomeCounter)
+    app.include_router(importing.router)  # before reading: /v1/reports/template.xlsx is not a report id
+    app.include_router(reading.router)
+    app.include_router(sending_back.router)
     app.include_router(router)
     return app
 

@@ -117,7 +117,8 @@ class OutboxRelay:
                    WHERE r.state = 'pending' AND o.event_id = r.event_id AND o.published_at IS NOT NULL"""
             )
             returns = await conn.execute(
-                "UPDATE outbox SET published_at = NULL WHERE topic = $1 AND published_at IS NOT NULL", topics.RETURNS_FILED.name
+                "UPDATE outbox SET published_at = NULL WHERE topic = ANY($1::text[]) AND published_at IS NOT NULL",
+                [topics.RETURNS_FILED.name, topics.REPORTS_SENT_BACK.name],
             )
         count = int(reports.split()[-1]) + int(returns.split()[-1])
         metrics.REQUEUED.inc(count)

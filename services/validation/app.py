@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.validation import handlers, inputs, telemetry
+from services.validation import catalogue, handlers, inputs, telemetry
 from services.validation.catalogue import load_catalogue
 from services.validation.rules import RuleContext
-from shared import db, inbox, kafka
+from shared import auth, db, inbox, kafka
 from shared.epoch import BrokerEpoch
 from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
@@ -38,6 +38,8 @@ def create_app(settings: ValidationSettings) -> FastAPI:
         state.pool = await db.create_pool(settings.database_url)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
         await inbox.migrate(state.pool)
+        await auth.migrate(state.pool)  # the shared tables, the audit trail among them
+        await catalogue.audit_change(state.pool, ctx.catalogue, settings.rules_file)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()

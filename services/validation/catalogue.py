@@ -1,6 +1,8 @@
 """The rule catalogue: codes, severities, bilingual messages and thresholds, from YAML."""
 from __future__ import annotations
 
+import hashlib
+
 import string
 from decimal import Decimal
 from importlib import resources
@@ -10,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared import audit
 from shared.events import Issue
 from shared.refdata import FOCUS_AREAS, metrics
 
@@ -126,3 +129,23 @@ def load_catalogue(override: Path | None = None) -> Catalogue:
     if override is not None:
         raw = _merge(raw, yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {})
     return Catalogue.model_validate(raw)
+
+
+def fingerprint(catalogue: Catalogue) -> str:
+    """sha256 of the effective rules: what the audit trail compares between starts."""
+    return hashlib.sha256(catalogue.model_dump_json().encode()).hexdigest()
+
+
+async def audit_change(pool, catalogue: Catalogue, override: Path | None) -> bool:
+    """Record in the audit trail that the rules in force differ from those of the last start."""
+    now = fingerprint(catalogue)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(7303)")  # two replicas starting record it once
+        before = await conn.fetchval(
+            "SELECT details->>'sha256' FROM audit_log WHERE action = 'rules.change' ORDER BY seq DESC LIMIT 1"
+        )
+        if before == now:
+            return False
+        await audit.record(conn, audit.Actor("validation", "system"), "rules.change", str(override) if override else "rules.yaml",
+                           "rules in force differ from the last start", {"sha256": now, "previous_sha256": before})
+    return True

@@ -121,3 +121,24 @@ def test_a_report_with_no_district_counts_in_no_district_view():
     keys = set(sum_entries(apply_verdicts({}, [v])[1].values()))
     assert not any(k[0].startswith("district:") or k[1] == "district" for k in keys)
     assert (CITY, "city", CITY, "activities") in keys and ("unit:samr", "unit", "samr", "activities") in keys
+
+
+def test_a_version_sent_back_leaves_the_totals_and_a_higher_one_counts_again():
+    from services.aggregation.totals import apply_send_backs
+    from shared.events import ReportSentBack
+
+    now = datetime(2022, 9, 12, tzinfo=timezone.utc)
+
+    def sent(version: int) -> ReportSentBack:
+        return ReportSentBack(received_at=0.0, campaign_time=now, unit_id="pudong", report_id="r1", version=version,
+                              reason="核实人数", sent_by="t")
+
+    ledger: dict = {}
+    cells, _ = apply_verdicts(ledger, [verdict("pudong", "r1", 1, {"participants": 40}, district="pudong", focus="publicity", day="2022-09-05")])
+    assert sum(cells.values()) == 40
+    assert apply_send_backs(ledger, [sent(2)]) == ({}, {})  # not the counted version: nothing
+    cells, changed = apply_send_backs(ledger, [sent(1)])
+    assert sum(cells.values()) == -40 and changed[("pudong", "r1")].withdrawn
+    assert apply_send_backs(ledger, [sent(1)]) == ({}, {})  # redelivered: nothing more
+    cells, _ = apply_verdicts(ledger, [verdict("pudong", "r1", 2, {"participants": 36}, district="pudong", focus="publicity", day="2022-09-05")])
+    assert sum(cells.values()) == 36

@@ -6,6 +6,7 @@ import { local } from "./format.js";
 import { Matrix, Ranking, renderFeed, renderHeader, renderOverdue, renderRate } from "./panels.js";
 import { applyAlert, applyReturns, applySnapshot, applyTotals, campaignNow, emptyState } from "./state.js";
 import { connectStream } from "./stream.js";
+import { celebrate, renderTicker } from "./ticker.js";
 
 const STAGE_W = 1920;
 const STAGE_H = 1080;
@@ -119,6 +120,7 @@ async function main() {
     fresh = new Set();
     ranking.render(state, ref);
     matrix.render(state, ref);
+    renderTicker(state, ref);
     tick();
   }
 
@@ -143,7 +145,10 @@ async function main() {
     snapshot: (data, at) => applySnapshot(state, data, at),
     totals: (data, at) => applyTotals(state, data, at).forEach((k) => fresh.add(k)),
     returns: (data, at) => applyReturns(state, data, at),
-    alert: (data, at) => applyAlert(state, data, at),
+    alert: (data, at) => {
+      applyAlert(state, data, at);
+      celebrate(data);
+    },
   };
 
   connectStream(`/v1/stream?token=${encodeURIComponent(token)}`, {

@@ -1,0 +1,1 @@
+"""The console: the office's, districts' and units' web pages, a BFF over the other services' HTTP APIs."""
