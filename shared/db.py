@@ -90,3 +90,13 @@ async def lock_keys(conn: asyncpg.Connection, namespace: str, keys: list[str]) -
                FROM (SELECT k FROM unnest($2::text[]) AS k ORDER BY k) AS sorted""",
             namespace, sorted(keys),
         )
+
+
+async def close_pool(pool: asyncpg.Pool, timeout_s: float = 10.0) -> None:
+    """Close gracefully, but a connection still held after `timeout_s` (a query stuck on a dying
+    server) must not hold the process: terminate the rest."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except (asyncio.TimeoutError, TimeoutError):
+        log.error("database pool did not close within %.0f s; terminating its connections", timeout_s)
+        pool.terminate()

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import io
 import logging
+from typing import Awaitable
 
 import uvicorn
 
 from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
 
 
 # The request line and headers together: 64 KiB is four times what a browser with cookies sends;
@@ -32,11 +35,29 @@ def serve(app, settings: CommonSettings, port: int) -> None:
     uvicorn.Server(server_config(app, settings.host, port, settings.log_level)).run()
 
 
-async def stop_tasks(tasks: list[asyncio.Task]) -> None:
-    """Cancel a service's background tasks and wait until each has finished."""
+async def stop_tasks(tasks: list[asyncio.Task], timeout_s: float = 10.0) -> None:
+    """Cancel a service's background tasks and wait for them, but not for ever: a task that does not
+    stop is logged with where it hangs, and shutdown goes on (an orchestrator would kill us anyway)."""
     for task in tasks:
         task.cancel()
-    for task in tasks:
-        # What a task raises while being stopped is not news any more: it was logged when it happened.
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in done:
+        # What a task raised while being stopped is not news any more: it was logged when it happened.
+        if not task.cancelled():
+            task.exception()
+    for task in pending:
+        where = io.StringIO()
+        task.print_stack(file=where)
+        log.error("task %s did not stop within %.0f s:\n%s", task.get_name(), timeout_s, where.getvalue())
+
+
+async def bounded(step: Awaitable, what: str, timeout_s: float = 10.0) -> bool:
+    """Await one shutdown step for at most `timeout_s`; False (logged) if it had to be abandoned."""
+    try:
+        await asyncio.wait_for(step, timeout_s)
+        return True
+    except (asyncio.TimeoutError, TimeoutError):
+        log.error("%s did not finish within %.0f s; going on", what, timeout_s)
+        return False

@@ -20,7 +20,7 @@ from services.aggregation.routes import router
 from shared import auth, db, inbox, kafka
 from shared.epoch import BrokerEpoch
 from shared.inbox import LAG
-from shared.runner import serve, stop_tasks
+from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
 
@@ -77,9 +77,9 @@ def create_app(settings: AggregationSettings) -> FastAPI:
             yield
         finally:
             await stop_tasks(state.tasks)
-            await state.epoch.close()
-            await state.producer.stop()
-            await state.pool.close()
+            await bounded(state.epoch.close(), "broker epoch clients")
+            await bounded(state.producer.stop(), "kafka producer stop")
+            await db.close_pool(state.pool)
 
     def ready() -> bool:
         state = app.state

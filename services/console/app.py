@@ -71,7 +71,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
             yield
         finally:
             await http.aclose()
-            await state.pool.close()
+            await db.close_pool(state.pool)
 
     async def database_ready() -> bool:
         return await app.state.pool.fetchval("SELECT true")

@@ -19,7 +19,7 @@ from services.notification.scheduler import Scheduler
 from shared import auth, db, inbox, kafka
 from shared.epoch import BrokerEpoch
 from shared.refdata import units
-from shared.runner import serve, stop_tasks
+from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
 
@@ -90,10 +90,10 @@ def create_app(settings: NotificationSettings) -> FastAPI:
             yield
         finally:
             await stop_tasks(tasks)
-            await state.epoch.close()
-            await state.producer.stop()
+            await bounded(state.epoch.close(), "broker epoch clients")
+            await bounded(state.producer.stop(), "kafka producer stop")
             await http.aclose()
-            await state.pool.close()
+            await db.close_pool(state.pool)
 
     def ready() -> bool:
         return app.state.caught_up.is_set() and app.state.scheduler.ticks > 0

@@ -15,7 +15,7 @@ from services.submission.ratelimit import SharedBuckets
 from services.submission.routes import router
 from shared import auth, db, inbox, kafka, topics
 from shared.epoch import BrokerEpoch
-from shared.runner import serve, stop_tasks
+from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
 
@@ -62,10 +62,10 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
             yield
         finally:
             await stop_tasks(tasks)
-            await state.epoch.close()
-            await state.relay.close()
-            await state.producer.stop()
-            await state.pool.close()
+            await bounded(state.epoch.close(), "broker epoch clients")
+            await bounded(state.relay.close(), "outbox relay")
+            await bounded(state.producer.stop(), "kafka producer stop")
+            await db.close_pool(state.pool)
 
     # Ready without the broker: the outbox keeps accepting reports and the relay publishes them once
     # the broker is back, so a load balancer must keep sending units here through a broker outage.

@@ -12,7 +12,7 @@ from services.validation.catalogue import load_catalogue
 from services.validation.rules import RuleContext
 from shared import auth, db, inbox, kafka
 from shared.epoch import BrokerEpoch
-from shared.runner import serve, stop_tasks
+from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
 
@@ -54,9 +54,9 @@ def create_app(settings: ValidationSettings) -> FastAPI:
             yield
         finally:
             await stop_tasks(state.tasks)
-            await state.epoch.close()
-            await state.producer.stop()
-            await state.pool.close()
+            await bounded(state.epoch.close(), "broker epoch clients")
+            await bounded(state.producer.stop(), "kafka producer stop")
+            await db.close_pool(state.pool)
 
     def ready() -> bool:
         return not any(t.done() for t in app.state.tasks) and app.state.inbox.ready()
