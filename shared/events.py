@@ -109,11 +109,12 @@ class ReturnStatusChanged(Event):
     filed_at: datetime | None = None
 
 
-AlertKind = Literal["reminder", "overdue", "escalation", "rejection", "milestone"]
+AlertKind = Literal["reminder", "overdue", "escalation", "rejection", "milestone", "dead_letter"]
 
 
 class AlertRaised(Event):
-    """An alert for people: a reminder, an overdue return, an escalation, a rejection or a milestone."""
+    """An alert for people: a reminder, an overdue return, an escalation, a rejection, a milestone, or a
+    record a service could not handle (for the office)."""
 
     alert_id: str
     kind: AlertKind

@@ -5,7 +5,7 @@ import asyncio
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
@@ -103,7 +103,9 @@ async def publish(producer: AIOKafkaProducer, spec: topics.TopicSpec, event: Con
 async def consume_batches(
     consumer: AIOKafkaConsumer, handle, max_records: int = 1000, check_every_s: float = 1.0
 ) -> None:
-    """At-least-once loop: hand each fetched batch to `handle(records)`, commit only after it returns."""
+    """At-least-once loop: hand each fetched batch to `handle(records)`, commit only after it returns.
+    Every `check_every_s`, busy or idle, it also looks for a log that began again (see LogRestarts)."""
+    restarts = LogRestarts()
     checked = time.monotonic()
     while True:
         fetched = await consumer.getmany(timeout_ms=200, max_records=max_records)
@@ -111,23 +113,41 @@ async def consume_batches(
         if records:
             await handle(records)
             await consumer.commit()
-        elif time.monotonic() - checked > check_every_s:
+        if time.monotonic() - checked > check_every_s:
             checked = time.monotonic()
-            await rewind_if_log_restarted(consumer)
+            await rewind_if_log_restarted(consumer, restarts)
 
 
-async def rewind_if_log_restarted(consumer: AIOKafkaConsumer) -> None:
-    """A position past a partition's end means the broker's log began again (Tansu restarted and
-    forgot it; an old commit may even have come back): read that partition from its new start.
-    Tansu answers such fetches with nothing rather than "out of range", so nobody else notices."""
+class LogRestarts:
+    """Remembers the highest end offset seen per partition; a log whose end falls below it began again.
+
+    Tansu's end offset (ListOffsets latest) is the base offset of the last record batch, not the next
+    offset to be written: after 400 records in two batches it says 1. A caught-up consumer's position
+    is therefore usually past the end, which means nothing. A log's end never moves back while the
+    log lives, so only an end below one seen before says the broker restarted and forgot the log."""
+
+    def __init__(self) -> None:
+        self.highest: dict[TopicPartition, int] = {}
+
+    def restarted(self, ends: dict[TopicPartition, int]) -> list[TopicPartition]:
+        began_again = [tp for tp, end in ends.items() if end < self.highest.get(tp, 0)]
+        for tp, end in ends.items():
+            self.highest[tp] = end if tp in began_again else max(end, self.highest.get(tp, 0))
+        return began_again
+
+
+async def rewind_if_log_restarted(consumer: AIOKafkaConsumer, restarts: LogRestarts) -> list[TopicPartition]:
+    """Read from its new start every assigned partition whose log began again; returns them.
+    Tansu answers a fetch past a new log's end with nothing rather than "out of range", so a
+    group-less consumer (which no rejoin resets) would otherwise wait there."""
     assigned = list(consumer.assignment())
     if not assigned:
-        return
-    ends = await consumer.end_offsets(assigned)
-    behind = [tp for tp in assigned if await consumer.position(tp) > ends.get(tp, 0)]
+        return []
+    behind = restarts.restarted(await consumer.end_offsets(assigned))
     if behind:
         log.warning("log restarted under %s; reading it from the beginning", ", ".join(f"{t.topic}/{t.partition}" for t in behind))
         await consumer.seek_to_beginning(*behind)
+    return behind
 
 
 async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, interval_s: float = 2.0) -> None:

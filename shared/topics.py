@@ -23,6 +23,18 @@ TOTALS_CHANGED = TopicSpec("qm.totals.changed.v1", events.TotalsChanged, "-", "a
 RETURNS_STATUS = TopicSpec("qm.returns.status.v1", events.ReturnStatusChanged, "unit_id", "notification")
 ALERTS_RAISED = TopicSpec("qm.alerts.raised.v1", events.AlertRaised, "unit_id", "notification")
 
+# Each service's records that failed its handler too often (shared.inbox): kept, alerted, skipped.
+DEAD_LETTERS = {
+    "validation": VALIDATION_DEAD_LETTERS,
+    **{
+        service: TopicSpec(f"qm.{service}.dead-letters.v1", events.DeadLettered, "source_topic", service)
+        for service in ("submission", "aggregation", "notification")
+    },
+}
+
+# Not an event topic: its first record names the broker's current life (shared.epoch).
+BROKER_EPOCH = "qm.broker-epoch"
+
 ALL = (
     REPORTS_SUBMITTED,
     RETURNS_FILED,
@@ -31,6 +43,9 @@ ALL = (
     TOTALS_CHANGED,
     RETURNS_STATUS,
     ALERTS_RAISED,
+    DEAD_LETTERS["submission"],
+    DEAD_LETTERS["aggregation"],
+    DEAD_LETTERS["notification"],
 )
 
 

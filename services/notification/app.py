@@ -10,13 +10,14 @@ import httpx
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.notification import contacts, offsets
+from services.notification import contacts, handlers
 from services.notification.delivery import Deliverer, DeliveryConfig
-from services.notification.handlers import TOPICS, EventHandler, consume
+from services.notification.handlers import EventHandler
 from services.notification.outbox import Outbox
 from services.notification.routes import router
 from services.notification.scheduler import Scheduler
-from shared import auth, db, kafka
+from shared import auth, db, inbox, kafka
+from shared.epoch import BrokerEpoch
 from shared.refdata import units
 from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
@@ -58,6 +59,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         state.pool = await db.create_pool(settings.database_url)
         await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        await inbox.migrate(state.pool)
         if book is not None:
             await contacts.seed(state.pool, book)
         await kafka.ensure_topics(settings)
@@ -71,15 +73,14 @@ def create_app(settings: NotificationSettings) -> FastAPI:
             on_alerts=deliverer.wake.set, max_sleep_s=settings.tick_max_s,
         )
         handler = EventHandler(
-            state.pool, outbox, state.clock, state.campaign, scheduler, settings.channels(), on_alerts=deliverer.wake.set
+            outbox, state.clock, state.campaign, scheduler, settings.channels(), on_alerts=deliverer.wake.set
         )
-        # No consumer group: one instance, positions in PostgreSQL (offsets.py), no join delay.
-        state.consumer = kafka.new_consumer(settings, group_id=None)
-        await state.consumer.start()
-        await offsets.assign(state.consumer, state.pool, [t.name for t in TOPICS])
-        state.caught_up = asyncio.Event()
+        state.epoch = BrokerEpoch(settings)
+        state.inbox = handlers.inbox(settings, state.pool, state.producer, state.epoch, handler)
+        state.caught_up = state.inbox.caught_up
         tasks = [
-            asyncio.create_task(consume(state.consumer, handler, state.caught_up), name="events"),
+            asyncio.create_task(state.epoch.watch(), name="broker-epoch"),
+            asyncio.create_task(state.inbox.run(), name="events"),
             asyncio.create_task(scheduler.run(state.caught_up), name="deadlines"),
             asyncio.create_task(deliverer.run(), name="deliveries"),
             asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, outbox.replay), name="broker-resets"),
@@ -88,7 +89,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
             yield
         finally:
             await stop_tasks(tasks)
-            await state.consumer.stop()
+            await state.epoch.close()
             await state.producer.stop()
             await http.aclose()
             await state.pool.close()

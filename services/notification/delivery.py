@@ -20,7 +20,7 @@ from shared.events import AlertRaised, decode
 
 log = logging.getLogger(__name__)
 
-KIND_ZH = {"reminder": "报表提醒", "overdue": "报表逾期", "escalation": "逾期督办", "rejection": "报告退回", "milestone": "里程碑"}
+KIND_ZH = {"reminder": "报表提醒", "overdue": "报表逾期", "escalation": "逾期督办", "rejection": "报告退回", "milestone": "里程碑", "dead_letter": "死信"}
 LEASE_S = 60  # a claimed delivery is retried after this if its worker died mid-attempt
 
 

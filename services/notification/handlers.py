@@ -1,42 +1,43 @@
-"""Consumes verdicts, filings and totals; records filings and raises the alerts they call for."""
+"""Consumes verdicts, filings, totals and dead letters; records filings and raises the alerts they call for."""
 from __future__ import annotations
 
 import logging
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
+from aiokafka import AIOKafkaProducer
 
-from services.notification import alerts, metrics, milestones, offsets, returns_store
+from services.notification import alerts, metrics, milestones, returns_store, stalls
 from services.notification.outbox import Outbox
 from services.notification.scheduler import Scheduler
 from shared import topics
 from shared.clock import CampaignClock
-from shared.events import ReportValidated, ReturnFiled, TotalsChanged, decode
+from shared.epoch import BrokerEpoch
+from shared.events import DeadLettered, ReportValidated, ReturnFiled, TotalsChanged
+from shared.inbox import Delivery, Inbox
 from shared.refdata import Campaign, metrics as metric_catalogue, units
+from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
-TOPICS = (topics.REPORTS_VALIDATED, topics.RETURNS_FILED, topics.TOTALS_CHANGED)
-_BY_NAME = {spec.name: spec for spec in TOPICS}
+GROUP = "notification"
+TOPICS = (topics.REPORTS_VALIDATED, topics.RETURNS_FILED, topics.TOTALS_CHANGED, *topics.DEAD_LETTERS.values())
+_DEAD_LETTERS = {spec.name: service for service, spec in topics.DEAD_LETTERS.items()}
 
 
 class EventHandler:
+    """The inbox handler: records filings and raises the alerts events call for, in the inbox's
+    transaction; after it commits, publishes them and wakes the scheduler and the deliveries."""
+
     def __init__(
-        self, pool: asyncpg.Pool, outbox: Outbox, clock: CampaignClock, campaign: Campaign, scheduler: Scheduler,
+        self, outbox: Outbox, clock: CampaignClock, campaign: Campaign, scheduler: Scheduler,
         channels: tuple[str, ...], on_alerts=lambda: None,
     ):
-        self.pool, self.outbox, self.clock, self.campaign, self.scheduler = pool, outbox, clock, campaign, scheduler
+        self.outbox, self.clock, self.campaign, self.scheduler = outbox, clock, campaign, scheduler
         self.channels, self.on_alerts = channels, on_alerts
 
-    async def __call__(self, records) -> None:
+    async def __call__(self, conn: asyncpg.Connection, deliveries: list[Delivery]):
         planned, filings = [], []
-        for record in records:
-            spec = _BY_NAME.get(record.topic)
-            try:
-                event = decode(spec.value_type, record.value)  # type: ignore[union-attr]
-            except (ValidationError, ValueError, AttributeError) as exc:
-                log.error("undecodable record on %s at %s/%s: %s", record.topic, record.partition, record.offset, exc)
-                continue
+        for d in deliveries:
+            event = d.event
             if isinstance(event, ReportValidated) and event.verdict == "rejected":
                 planned.append(alerts.rejection_alert(event))
             elif isinstance(event, ReturnFiled):
@@ -46,30 +47,28 @@ class EventHandler:
                     log.warning("ignoring a return nobody owes: %s/%s", event.unit_id, event.period_id)
             elif isinstance(event, TotalsChanged):
                 planned += milestones.crossed(self.campaign.milestones, event.totals, metric_catalogue())
-        now = self.clock.now()
-        async with self.pool.acquire() as conn, conn.transaction():
-            if filings:
-                await returns_store.record_filings(conn, filings)
-            fresh = await alerts.insert(conn, planned, now, self.channels)
-            await offsets.save(conn, records)
+            elif isinstance(event, DeadLettered) and d.topic in _DEAD_LETTERS:
+                planned.append(stalls.dead_letter_alert(_DEAD_LETTERS[d.topic], event))
+        if filings:
+            await returns_store.record_filings(conn, filings)
+        fresh = await alerts.insert(conn, planned, self.clock.now(), self.channels)
+        return fresh, bool(filings)
+
+    async def after_commit(self, result) -> None:
+        fresh, filed = result
         for alert in fresh:
             metrics.ALERTS.labels(alert.kind).inc()
         if fresh:
             self.on_alerts()
             await self.outbox.flush()
-        if filings:
+        if filed:
             self.scheduler.poke.set()
 
 
-async def consume(consumer: AIOKafkaConsumer, handle, caught_up) -> None:
-    """Read loop (`handle` stores positions with its effects, see offsets.py) that also sets
-    `caught_up` the first time the consumer has read everything its partitions held."""
-    while True:
-        fetched = await consumer.getmany(timeout_ms=200, max_records=1000)
-        records = [r for batch in fetched.values() for r in batch]
-        if records:
-            await handle(records)
-        elif not caught_up.is_set() and (assigned := list(consumer.assignment())):
-            ends = await consumer.end_offsets(assigned)
-            if all([await consumer.position(tp) >= end for tp, end in ends.items()]):
-                caught_up.set()
+def inbox(
+    settings: CommonSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer, epoch: BrokerEpoch, handler: EventHandler
+) -> Inbox:
+    return Inbox(
+        GROUP, settings, pool, producer, epoch, TOPICS, handler,
+        dead_letters=topics.DEAD_LETTERS["notification"], after_commit=handler.after_commit,
+    )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.notification import alerts, returns_store
 from shared.auth import Principal
+from shared.events import AlertKind
 from shared.refdata import units
 from shared.web import ApiError, issue, principal
 
@@ -45,7 +46,7 @@ async def get_alerts(
     request: Request,
     who: Who,
     unit_id: str | None = None,
-    kind: Literal["reminder", "overdue", "escalation", "rejection", "milestone"] | None = None,
+    kind: AlertKind | None = None,
     acked: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     cursor: Annotated[str | None, Query(max_length=200, description="`next` of the previous page")] = None,

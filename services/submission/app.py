@@ -13,7 +13,8 @@ from services.submission.metrics import OutcomeCounter
 from services.submission.outbox import OutboxRelay
 from services.submission.ratelimit import TokenBuckets
 from services.submission.routes import router
-from shared import auth, db, kafka, topics
+from shared import auth, db, inbox, kafka, topics
+from shared.epoch import BrokerEpoch
 from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
@@ -42,21 +43,26 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
         state.pool = await db.create_pool(settings.database_url, max_size=settings.pool_size)
         await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        await inbox.migrate(state.pool)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
         state.relay = OutboxRelay(
             state.pool, state.producer, settings.kafka_bootstrap_servers, topics.epoch_marker(SERVICE), settings.relay_batch_size
         )
+        state.epoch = BrokerEpoch(settings)
+        state.verdicts = verdicts.inbox(settings, state.pool, state.producer, state.epoch)
         tasks = [
             asyncio.create_task(state.relay.run(), name="outbox-relay"),
             asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, state.relay.requeue_after_reset), name="broker-resets"),
-            asyncio.create_task(verdicts.follow(settings, state.pool), name="verdicts"),
+            asyncio.create_task(state.epoch.watch(), name="broker-epoch"),
+            asyncio.create_task(state.verdicts.run(), name="verdicts"),
         ]
         try:
             yield
         finally:
             await stop_tasks(tasks)
+            await state.epoch.close()
             await state.relay.close()
             await state.producer.stop()
             await state.pool.close()

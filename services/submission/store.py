@@ -162,7 +162,7 @@ async def load_submission(pool: asyncpg.Pool, submission_id: str) -> dict | None
     return {"submission_id": submission_id, "unit_id": head["unit_id"], "kind": head["kind"], "reports": [dict(r) for r in rows]}
 
 
-async def apply_verdicts(pool: asyncpg.Pool, verdicts: list[tuple[str, str, str]]) -> int:
+async def apply_verdicts(pool: asyncpg.Pool | asyncpg.Connection, verdicts: list[tuple[str, str, str]]) -> int:
     """Set (event_id, state, issues as JSON text) on the matching reports; repeating it changes nothing."""
     if not verdicts:
         return 0

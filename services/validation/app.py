@@ -1,19 +1,19 @@
-"""Composition root of the validation service: settings, catalogue, connections, the faust stream, HTTP."""
+"""Composition root of the validation service: settings, catalogue, connections, the inbox, HTTP."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.validation import agents, handlers, telemetry
+from services.validation import handlers, inputs, telemetry
 from services.validation.catalogue import load_catalogue
 from services.validation.rules import RuleContext
-from shared import db, kafka
-from shared.runner import serve
+from shared import db, inbox, kafka
+from shared.epoch import BrokerEpoch
+from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
-from shared.streaming import is_ready, new_faust_app
 from shared.web import create_api
 
 SERVICE = "validation"
@@ -24,10 +24,6 @@ class ValidationSettings(CommonSettings):
     model_config = service_config(SERVICE)
     port: int = DEFAULT_PORTS[SERVICE]
     batch_size: int = 1000
-    # Longest wait for a batch to fill: each batch costs a few database round trips, so under load
-    # bigger batches carry the throughput (measured: 5 ms gave ~100-record batches and a third of the
-    # throughput of 50 ms); when quiet it is the most a report waits here.
-    batch_within_ms: int = 50
     # QM_VALIDATION_RULES_FILE: a YAML merged over the packaged rules.yaml (codes, severities, messages, thresholds).
     rules_file: Path | None = None
 
@@ -41,28 +37,29 @@ def create_app(settings: ValidationSettings) -> FastAPI:
         state = app.state
         state.pool = await db.create_pool(settings.database_url)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        await inbox.migrate(state.pool)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
-        state.stream = new_faust_app(SERVICE, settings)
-        agents.register(
-            state.stream, state.pool, state.producer, ctx, settings.batch_size, settings.batch_within_ms / 1000
-        )
-        await state.stream.start()
-        state.resets = asyncio.create_task(
-            kafka.watch_broker_resets(settings, SERVICE, lambda: _republish(state))
-        )
+        state.epoch = BrokerEpoch(settings)
+        state.inbox = inputs.inbox(settings, state.pool, state.producer, state.epoch, ctx, settings.batch_size)
+        state.tasks = [
+            asyncio.create_task(state.epoch.watch(), name="broker-epoch"),
+            asyncio.create_task(state.inbox.run(), name="inbox"),
+            asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, lambda: _republish(state)), name="resets"),
+        ]
         try:
             yield
         finally:
-            state.resets.cancel()
-            with suppress(asyncio.CancelledError):
-                await state.resets
-            await state.stream.stop()
+            await stop_tasks(state.tasks)
+            await state.epoch.close()
             await state.producer.stop()
             await state.pool.close()
 
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": lambda: is_ready(app.state.stream)})
+    def ready() -> bool:
+        return not any(t.done() for t in app.state.tasks) and app.state.inbox.ready()
+
+    app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": ready})
     app.state.rules = ctx
     return app
 

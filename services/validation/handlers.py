@@ -58,30 +58,36 @@ def decode_records(records: list[Record]) -> tuple[list[tuple[Record, ReportSubm
 
 
 async def process(pool: asyncpg.Pool, ctx: RuleContext, records: list[Record]) -> Outcome:
-    """Judge a batch against stored history in one transaction: a redelivered event finds its verdict
-    stored and gets it back unchanged; only newly accepted verdicts write history."""
+    """`decide` in a transaction of its own (the inbox calls `decide` inside its transaction)."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await decide(conn, ctx, records)
+
+
+async def decide(conn: asyncpg.Connection, ctx: RuleContext, records: list[Record]) -> Outcome:
+    """Judge a batch against stored history (call inside a transaction): a redelivered event finds
+    its verdict stored and gets it back unchanged; only newly accepted verdicts write history.
+    No lock between batches: history, titles and statistics are per unit, and a unit's reports
+    share one partition (keyed by unit), which one consumer of the group holds at a time."""
     decoded, dead = decode_records(records)
     outcome = Outcome()
     stored: dict[str, tuple[bytes, bool]] = {}
     decided: dict[str, ReportValidated] = {}
-    async with pool.acquire() as conn, conn.transaction():
-        await store.lock_batch(conn)
-        if decoded:
-            stored = await store.stored_verdicts(conn, [e.event_id for _, e in decoded])
-            fresh: dict[str, tuple[Record, ReportSubmitted]] = {}
-            for record, event in decoded:
-                if event.event_id not in stored:
-                    fresh.setdefault(event.event_id, (record, event))
-            history = await store.load_history(conn, [e for _, e in fresh.values()])
-            for record, event in fresh.values():
-                try:
-                    decided[event.event_id] = judge(ctx, history, event)
-                except Exception as exc:  # a rule that trips over odd input must not stop the stream
-                    log.exception("rule failure on %s/%s@%s", record.topic, record.partition, record.offset)
-                    dead.append(dead_letter(record, f"validation failed: {exc!r}"))
-            await store.save_verdicts(conn, list(decided.values()))
-            await store.save_history(conn, history)
-        outcome.dead_letters = await store.save_dead_letters(conn, dead)
+    if decoded:
+        stored = await store.stored_verdicts(conn, [e.event_id for _, e in decoded])
+        fresh: dict[str, tuple[Record, ReportSubmitted]] = {}
+        for record, event in decoded:
+            if event.event_id not in stored:
+                fresh.setdefault(event.event_id, (record, event))
+        history = await store.load_history(conn, [e for _, e in fresh.values()])
+        for record, event in fresh.values():
+            try:
+                decided[event.event_id] = judge(ctx, history, event)
+            except Exception as exc:  # a rule that trips over odd input must not stop the stream
+                log.exception("rule failure on %s/%s@%s", record.topic, record.partition, record.offset)
+                dead.append(dead_letter(record, f"validation failed: {exc!r}"))
+        await store.save_verdicts(conn, list(decided.values()))
+        await store.save_history(conn, history)
+    outcome.dead_letters = await store.save_dead_letters(conn, dead)
     outcome.decided = list(decided.values())
     sent: set[str] = set()
     for _, event in decoded:

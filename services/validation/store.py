@@ -11,14 +11,6 @@ import orjson
 from services.validation.history import Entry, History, Stat, title_key
 from shared.events import DeadLettered, ReportSubmitted, ReportValidated, decode, encode
 
-# Batches of concurrent workers take turns: history is read, judged against and written back.
-BATCH_LOCK = 7303
-
-
-async def lock_batch(conn: asyncpg.Connection) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", BATCH_LOCK)
-
-
 async def stored_verdicts(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, tuple[bytes, bool]]:
     """Verdicts already decided for these events: source_event_id -> (event as published, emitted)."""
     rows = await conn.fetch(

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from services.submission import intake
 from services.submission.ratelimit import TokenBuckets
-from services.submission.verdicts import states_of
+from services.submission.verdicts import state_of
 from shared.events import ActivityReport
 
 
@@ -56,11 +57,12 @@ def test_stale_issue_is_a_warning_in_both_languages():
     assert found["code"] == "version.stale" and found["severity"] == "warning" and "x" in found["message_zh"]
 
 
-def test_verdicts_are_read_tolerantly():
+def test_verdicts_read_three_fields_and_refuse_what_is_not_a_verdict():
     good = orjson.dumps({"source_event_id": "e1", "verdict": "rejected", "issues": [{"code": "c"}], "extra": 1})
-    assert states_of([good, b"{", b"[]", orjson.dumps({"source_event_id": "e2", "verdict": "maybe"})]) == [
-        ("e1", "rejected", '[{"code":"c"}]')
-    ]
+    assert state_of(good) == ("e1", "rejected", '[{"code":"c"}]')
+    for bad in (b"{", b"[]", orjson.dumps({"source_event_id": "e2", "verdict": "maybe"})):
+        with pytest.raises(Exception):  # the inbox dead-letters it
+            state_of(bad)
 
 
 def test_batch_records_are_exactly_the_contract_encoding():

@@ -1,0 +1,45 @@
+"""The validation input: submitted reports from the shared inbox, judged a batch at a time in the
+inbox's transaction; verdicts and dead letters are published after it commits."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.validation import handlers, telemetry
+from services.validation.rules import RuleContext
+from shared import topics
+from shared.epoch import BrokerEpoch
+from shared.inbox import Delivery, Inbox
+from shared.kafka import publish
+from shared.settings import CommonSettings
+
+GROUP = "validation"
+
+
+def inbox(
+    settings: CommonSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer, epoch: BrokerEpoch, ctx: RuleContext,
+    batch: int = 1000,
+) -> Inbox:
+    async def judge(conn: asyncpg.Connection, deliveries: list[Delivery]):
+        started = time.perf_counter()
+        records = [handlers.Record(d.topic, d.partition, d.offset, d.value) for d in deliveries]
+        return await handlers.decide(conn, ctx, records), started
+
+    async def publish_outcome(result) -> None:
+        outcome, started = result
+        futures = [await publish(producer, topics.REPORTS_VALIDATED, v) for v in outcome.to_send]
+        futures += [await publish(producer, topics.VALIDATION_DEAD_LETTERS, d) for d in outcome.dead_letters]
+        await asyncio.gather(*futures)
+        await handlers.mark_emitted(pool, outcome)
+        telemetry.observe(outcome, time.perf_counter() - started)
+
+    # Raw bytes in: the handler decodes, so a report it cannot read becomes its own dead letter with
+    # the reason (stored with the verdicts, replayed with them after a broker reset).
+    return Inbox(
+        GROUP, settings, pool, producer, epoch, [topics.REPORTS_SUBMITTED], judge,
+        dead_letters=topics.VALIDATION_DEAD_LETTERS, after_commit=publish_outcome,
+        decoders={topics.REPORTS_SUBMITTED.name: lambda raw: raw}, batch_size=batch,
+    )

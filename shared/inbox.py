@@ -1,0 +1,378 @@
+"""The inbox: every service's Kafka input, one way.
+
+A consumer-group batch loop hands the service's handler a batch of decoded events inside a
+PostgreSQL transaction, and writes a tracking record (group, topic, partition, broker epoch, next
+offset) in that same transaction; what the handler returns goes to `after_commit` (e.g. publish).
+Kafka offsets are committed after that too, but the tracking record is what a new owner of a
+partition resumes from, so a crash between the two repeats nothing.
+
+One retry policy: an outage (database or broker away) retries the same batch for ever, with
+backoff. Anything else is a property of the records: a failing batch is split in halves until
+the failing record stands alone, which is tried `max_attempts` times and then dead-lettered (kept in
+PostgreSQL, published to the service's dead-letter topic, counted); the rest flows on.
+
+Restart detection (a memory-only broker forgets records and offsets): a new broker epoch
+(shared.epoch) or a partition's end offset falling below one seen before rewinds the partitions to
+their new start; a group rejoin after the restart finds no committed offsets and starts there too.
+Handlers are idempotent, so reading again is harmless."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+
+from shared import db, topics
+from shared.epoch import BrokerEpoch
+from shared.events import DeadLettered, decode, encode
+from shared.kafka import LogRestarts, new_consumer
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+RECORDS = Counter("qm_inbox_records", "Records read by a consumer, by outcome", ["consumer", "topic", "outcome"])
+DEAD_LETTERS = Counter("qm_inbox_dead_letters", "Records dead-lettered (undecodable, or failing after retries)", ["consumer", "topic"])
+RETRIES = Counter("qm_inbox_retries", "Handler attempts that failed, by cause (outage or record)", ["consumer", "cause"])
+REWINDS = Counter("qm_inbox_rewinds", "Partitions read again from their start after a broker restart", ["consumer", "reason"])
+LAG = Gauge("qm_inbox_lag_records", "Records on the broker not yet handled (Tansu's end offset makes it a lower bound)", ["consumer", "topic", "partition"])
+PROGRESS = Gauge("qm_inbox_last_progress_timestamp_seconds", "When a batch was last handled (Unix time)", ["consumer"])
+
+# An outage, not a bad record: retry the same batch until it passes.
+OUTAGES: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
+    OSError, KafkaError, asyncio.TimeoutError,
+)
+
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "inbox"
+
+
+async def migrate(pool: asyncpg.Pool) -> None:
+    """The inbox's tables, shared by every service (each applies them at start-up)."""
+    await db.migrate(pool, "inbox", MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One record as read, with its decoded event."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    event: Any
+
+
+Handler = Callable[[asyncpg.Connection, list[Delivery]], Awaitable[Any]]
+
+
+class Inbox:
+    """Reads `specs` in consumer group `group` and hands batches to `handle(conn, deliveries)`."""
+
+    def __init__(
+        self,
+        group: str,
+        settings: CommonSettings,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        epoch: BrokerEpoch,
+        specs: Sequence[topics.TopicSpec],
+        handle: Handler,
+        *,
+        dead_letters: topics.TopicSpec,
+        after_commit: Callable[[Any], Awaitable[None]] | None = None,
+        decoders: dict[str, Callable[[bytes], Any]] | None = None,
+        batch_size: int = 1000,
+        max_attempts: int = 5,
+        backoff_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+        check_every_s: float = 1.0,
+        consumer_options: dict | None = None,
+    ):
+        self.group, self.settings, self.pool, self.producer, self.epoch = group, settings, pool, producer, epoch
+        self.specs, self.handle, self.after_commit, self.dead_letters = tuple(specs), handle, after_commit, dead_letters
+        self.decoders = {s.name: (lambda raw, t=s.value_type: decode(t, raw)) for s in self.specs}
+        self.decoders.update(decoders or {})
+        self.batch_size, self.max_attempts = batch_size, max_attempts
+        self.backoff_s, self.backoff_max_s, self.check_every_s = backoff_s, backoff_max_s, check_every_s
+        # A short session: Tansu's first group join takes about half of it.
+        self.consumer_options = {"session_timeout_ms": 3000, **(consumer_options or {})}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.handled = 0
+        self.last_progress = time.monotonic()
+        self.caught_up = asyncio.Event()  # set once everything assigned at start has been read
+        self._epoch_seen: str | None = None
+        self._restarts = LogRestarts()
+        self._outage = False
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume for ever; a consumer that fails (broker gone) is replaced."""
+        while True:
+            consumer = None
+            try:
+                self._epoch_seen = await self._read_epoch()
+                consumer = new_consumer(
+                    self.settings, group_id=self.group, max_poll_records=self.batch_size, **self.consumer_options
+                )
+                consumer.subscribe([s.name for s in self.specs], listener=_Resume(self))
+                self.consumer = consumer
+                await consumer.start()
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s inbox: consumer failed (%r); starting a new one", self.group, exc)
+                await asyncio.sleep(1.0)
+            finally:
+                self.consumer = None
+                if consumer is not None:
+                    try:
+                        async with asyncio.timeout(5):
+                            await consumer.stop()
+                    except Exception:
+                        pass
+
+    async def _read_epoch(self) -> str:
+        while self.epoch.current is None:
+            try:
+                await self.epoch.refresh()
+            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+                log.info("%s inbox: broker not reachable yet (%r)", self.group, exc)
+                await self.epoch.close()
+                await asyncio.sleep(0.5)
+        return self.epoch.current
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        checked = 0.0
+        while True:
+            epoch = self._epoch_seen
+            fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+            records = [r for batch in fetched.values() for r in batch]
+            if records:
+                await self.process(records, epoch)
+                try:
+                    await consumer.commit()
+                except KafkaError as exc:  # a rebalance or a restarting broker: the tracking record holds
+                    log.info("%s inbox: offset commit failed (%r)", self.group, exc)
+            if time.monotonic() - checked >= self.check_every_s:
+                checked = time.monotonic()
+                await self._check(consumer)
+
+    async def _check(self, consumer: AIOKafkaConsumer) -> None:
+        """Restart detection, lag, and whether the backlog present at start has been read."""
+        assigned = list(consumer.assignment())
+        if self.epoch.current != self._epoch_seen:
+            self._epoch_seen = self.epoch.current
+            if assigned:
+                REWINDS.labels(self.group, "epoch").inc(len(assigned))
+                log.warning("%s inbox: new broker epoch; reading %d partitions from their start", self.group, len(assigned))
+                await consumer.seek_to_beginning(*assigned)
+            await self.replay_dead_letters()
+            return
+        if not assigned:
+            return
+        ends = await consumer.end_offsets(assigned)
+        restarted = self._restarts.restarted(ends)
+        if restarted:
+            REWINDS.labels(self.group, "end_offset").inc(len(restarted))
+            log.warning("%s inbox: log restarted under %s; reading it from its start", self.group,
+                        ", ".join(f"{t.topic}/{t.partition}" for t in restarted))
+            await consumer.seek_to_beginning(*restarted)
+        behind = False
+        for tp, end in ends.items():
+            position = await consumer.position(tp)
+            LAG.labels(self.group, tp.topic, tp.partition).set(max(0, end - position))
+            behind |= position < end
+        if not behind:
+            self.caught_up.set()
+
+    # -- one batch --------------------------------------------------------------------------------
+
+    async def process(self, records: list, epoch: str | None) -> None:
+        """Decode, hand to the handler (isolating what fails), track; then after_commit."""
+        good: list[Delivery] = []
+        for record in records:
+            try:
+                event = self.decoders[record.topic](record.value or b"")
+            except Exception as exc:  # bad bytes are the record's fault: no retry can help
+                await self._dead_letter(record, f"undecodable {record.topic}: {exc}", epoch)
+                continue
+            good.append(Delivery(record.topic, record.partition, record.offset, record.key, record.value or b"", event))
+        if good:
+            await self._isolating(good, epoch)
+        self.handled += len(records)
+        self.last_progress = time.monotonic()
+        PROGRESS.labels(self.group).set(time.time())
+
+    async def _isolating(self, batch: list[Delivery], epoch: str | None) -> None:
+        attempts = 0
+        while True:
+            try:
+                result = await self._until_outage_passes(lambda: self._transaction(batch, epoch))
+            except Exception as exc:
+                RETRIES.labels(self.group, "record").inc()
+                if len(batch) > 1:
+                    middle = len(batch) // 2
+                    await self._isolating(batch[:middle], epoch)
+                    await self._isolating(batch[middle:], epoch)
+                    return
+                attempts += 1
+                if attempts >= self.max_attempts:
+                    d = batch[0]
+                    log.error("%s inbox: %s/%s@%s failed %d times; dead-lettered: %r", self.group, d.topic,
+                              d.partition, d.offset, attempts, exc)
+                    await self._dead_letter(d, f"handler failed {attempts} times: {exc!r}", epoch)
+                    return
+                await asyncio.sleep(min(self.backoff_max_s, self.backoff_s * 2 ** (attempts - 1)))
+                continue
+            for d in batch:
+                RECORDS.labels(self.group, d.topic, "handled").inc()
+            if self.after_commit is not None:
+                await self._until_done(lambda: self.after_commit(result))
+            return
+
+    async def _transaction(self, batch: list[Delivery], epoch: str | None):
+        async with self.pool.acquire() as conn, conn.transaction():
+            result = await self.handle(conn, batch)
+            await _track(conn, self.group, epoch, batch)
+        return result
+
+    async def _until_outage_passes(self, step):
+        """Run `step`; while it fails with an outage, wait and run it again. Other errors propagate."""
+        pause = self.backoff_s
+        while True:
+            try:
+                result = await step()
+                if self._outage:
+                    self._outage = False
+                    log.info("%s inbox: outage over", self.group)
+                return result
+            except OUTAGES as exc:
+                RETRIES.labels(self.group, "outage").inc()
+                if not self._outage:
+                    log.warning("%s inbox: outage (%r); retrying the batch", self.group, exc)
+                self._outage = True
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.backoff_max_s)
+
+    async def _until_done(self, step) -> None:
+        """Run `step` until it passes, whatever it raises (a step that must not be skipped)."""
+        pause = self.backoff_s
+        while True:
+            try:
+                await self._until_outage_passes(step)
+                return
+            except Exception:
+                log.exception("%s inbox: step failed; retrying", self.group)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.backoff_max_s)
+
+    # -- dead letters -----------------------------------------------------------------------------
+
+    async def _dead_letter(self, record, reason: str, epoch: str | None) -> None:
+        letter = DeadLettered(
+            source_topic=record.topic, partition=record.partition, offset=record.offset, reason=reason[:2000],
+            raw=(record.value or b"").decode("utf-8", "replace")[:100_000], dead_at=time.time(),
+        )
+
+        async def store() -> None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    """INSERT INTO inbox_dead_letters (event_id, consumer_group, source_topic, source_partition,
+                           source_offset, epoch, event)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)
+                       ON CONFLICT (consumer_group, source_topic, source_partition, source_offset, epoch) DO NOTHING""",
+                    letter.event_id, self.group, record.topic, record.partition, record.offset, epoch or "", encode(letter),
+                )
+                await _track(conn, self.group, epoch, [record])
+
+        await self._until_done(store)
+        DEAD_LETTERS.labels(self.group, record.topic).inc()
+        RECORDS.labels(self.group, record.topic, "dead_lettered").inc()
+        await self._until_done(self.publish_dead_letters)
+
+    async def publish_dead_letters(self, everything: bool = False) -> int:
+        """Publish stored dead letters not yet acknowledged (all of them after a broker reset)."""
+        rows = await self.pool.fetch(
+            "SELECT event_id, source_topic, event FROM inbox_dead_letters WHERE consumer_group = $1 AND ($2 OR NOT emitted) ORDER BY seq",
+            self.group, everything,
+        )
+        if not rows:
+            return 0
+        futures = [await self.producer.send(self.dead_letters.name, r["event"], key=r["source_topic"].encode()) for r in rows]
+        await asyncio.gather(*futures)
+        await self.pool.execute(
+            "UPDATE inbox_dead_letters SET emitted = true WHERE event_id = ANY($1::text[])", [r["event_id"] for r in rows]
+        )
+        return len(rows)
+
+    async def replay_dead_letters(self) -> None:
+        await self._until_done(lambda: self.publish_dead_letters(everything=True))
+
+    # -- health -----------------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Holding partitions and not stuck on an outage."""
+        consumer = self.consumer
+        return consumer is not None and bool(consumer.assignment()) and not self._outage
+
+
+async def _track(conn: asyncpg.Connection, group: str, epoch: str | None, records) -> None:
+    """The tracking record: the next offset per partition, for this broker epoch (call in the effect's
+    transaction). A position of another epoch is replaced, never compared: offsets began again."""
+    last: dict[tuple[str, int], int] = {}
+    for r in records:
+        last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset + 1)
+    keys = sorted(last)
+    await conn.execute(
+        """INSERT INTO inbox_tracking (consumer_group, topic, partition, epoch, next_offset)
+           SELECT $1, t, p, $2, o FROM unnest($3::text[], $4::int[], $5::bigint[]) AS x(t, p, o)
+           ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
+               next_offset = CASE WHEN inbox_tracking.epoch = EXCLUDED.epoch
+                                  THEN GREATEST(inbox_tracking.next_offset, EXCLUDED.next_offset)
+                                  ELSE EXCLUDED.next_offset END,
+               epoch = EXCLUDED.epoch, updated_at = now()""",
+        group, epoch or "", [k[0] for k in keys], [k[1] for k in keys], [last[k] for k in keys],
+    )
+
+
+class _Resume(ConsumerRebalanceListener):
+    """A partition's new owner resumes from the tracking record of the current epoch, if ahead of
+    Kafka's committed offset (the process before may have died between the two commits)."""
+
+    def __init__(self, inbox: Inbox):
+        self.inbox = inbox
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        inbox, consumer = self.inbox, self.inbox.consumer
+        if consumer is None or not assigned:
+            return
+        try:
+            rows = await inbox.pool.fetch(
+                "SELECT topic, partition, next_offset FROM inbox_tracking WHERE consumer_group = $1 AND epoch = $2",
+                inbox.group, inbox._epoch_seen or "",
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("%s inbox: tracking records unreadable (%r); resuming from Kafka's offsets", inbox.group, exc)
+            return
+        tracked = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        for tp in assigned:
+            if tp not in tracked:
+                continue
+            committed = await consumer.committed(tp)
+            if committed is None or committed < tracked[tp]:
+                consumer.seek(tp, tracked[tp])
