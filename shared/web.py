@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import VIEWER_READS, Principal, authenticate
+from shared.auth import VIEWER_READS, Principal, TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,11 @@ async def principal(request: Request, authorization: str | None = Header(None), 
     presented = bearer.strip() if scheme.lower() == "bearer" else token
     if not presented:
         raise ApiError(401, issue("unauthorized", "Send Authorization: Bearer <token>.", "请在 Authorization 头中提供 Bearer 令牌。"))
-    found = await authenticate(request.app.state.pool, presented)
+    state = request.app.state
+    tokens = getattr(state, "token_cache", None)
+    if tokens is None:  # one per app: apps in one process may use different databases
+        tokens = state.token_cache = TokenCache()
+    found = await tokens.authenticate(state.pool, presented)
     if found is None:
         raise ApiError(401, issue("unauthorized", "Unknown or revoked token.", "令牌无效或已被吊销。"))
     if found.role == "viewer" and (request.method, request.url.path) not in VIEWER_READS:
