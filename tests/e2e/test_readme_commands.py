@@ -22,7 +22,7 @@ import pytest
 
 from deploy.embedded import free_port
 from shared.settings import DEFAULT_PORTS
-from tests.e2e.test_run_command import flat, kill_leftovers, port_is_free
+from tests.e2e.test_run_command import flat, kill_leftovers, kill_tree, port_is_free
 from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,8 +128,7 @@ def test_readme_make_run_verbatim_from_a_fresh_clone():
         ctrl_c(proc, output, list(ports.values()))
         proc = None
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc is not None:
+            kill_tree(proc)
         kill_leftovers(clone)
         shutil.rmtree(home, ignore_errors=True)

@@ -37,6 +37,20 @@ def kill_leftovers(state: Path) -> None:
             p.kill()
 
 
+def kill_tree(proc) -> None:
+    """After a failure: the process group, and what runs in sessions of its own (broker, database)."""
+    if proc.poll() is not None:
+        return
+    descendants = psutil.Process(proc.pid).children(recursive=True)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for p in descendants:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -84,9 +98,7 @@ def test_ctrl_c_on_qm_run_leaves_no_process_and_no_port_behind(tmp_path):
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0, "".join(output)
     except BaseException:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_tree(proc)
         kill_leftovers(state)
         raise
     reader.join(timeout=5)

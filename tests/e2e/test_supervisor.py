@@ -18,7 +18,7 @@ import psutil
 from deploy.embedded import free_port
 from deploy.season import campaign_year
 from deploy.stack import SERVICES
-from tests.e2e.test_run_command import flat, kill_leftovers, qm_command
+from tests.e2e.test_run_command import flat, kill_leftovers, kill_tree, qm_command
 from tests.helpers import issue_token, report, wait_until
 
 UNITS = ["pudong", "huangpu", "samr"]
@@ -105,9 +105,7 @@ def test_kill_9_of_any_process_under_qm_run_is_restarted_and_totals_stay_exact()
             print(f"==> {log.name}\n{log.read_text(errors='replace')[-4000:]}")
         raise
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_tree(proc)
         kill_leftovers(home)
         shutil.rmtree(home, ignore_errors=True)
 
