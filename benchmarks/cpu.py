@@ -61,7 +61,15 @@ class CpuWindow:
 
     def stop(self) -> dict[str, float]:
         after, wall = tree_seconds(self.roots), _now() - self._at
-        return {name: round((after[name] - self._before.get(name, 0.0)) / wall, 2) for name in self.roots} if wall > 0 else {}
+        self.seconds = {name: after[name] - self._before.get(name, 0.0) for name in self.roots}
+        return {name: round(used / wall, 2) for name, used in self.seconds.items()} if wall > 0 else {}
+
+    def ms_per(self, count: int) -> dict[str, float]:
+        """CPU milliseconds per item (e.g. per report) by process, and in all: robust to the machine's
+        load, unlike rates (a busy machine slows each process but hardly changes its CPU per report)."""
+        out = {name: round(used * 1000 / count, 3) for name, used in self.seconds.items()} if count else {}
+        out["all"] = round(sum(self.seconds.values()) * 1000 / count, 3) if count else 0.0
+        return out
 
 
 def _now() -> float:

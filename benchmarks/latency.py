@@ -140,6 +140,7 @@ async def submit_to_stream(stack, token: str, office: str, rate: float = 200, se
         "load_generator": "wrk, 1 thread, Lua script, open loop",
         "load_generator_cpu_share": sent["cpu_share_of_one_core"],
         "cpu_share_by_process": cpu,
+        "cpu_ms_per_report": window.ms_per(n),
         "stream_messages": len(seen),
         "errors": sorted(set(errors))[:5] + ([f"socket errors: {sent['socket_errors']}"] if any(sent["socket_errors"].values()) else []),
         "stream_drops": len(errors),

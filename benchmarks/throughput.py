@@ -68,4 +68,5 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
         "retried_requests": refused,
         "stage_done_after_s": stage_done,
         "cpu_share_by_process": cpu,
+        "cpu_ms_per_report": window.ms_per(count),
     }
