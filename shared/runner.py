@@ -7,6 +7,7 @@ import logging
 
 import uvicorn
 
+from shared.heap import start_trimming
 from shared.settings import CommonSettings
 
 
@@ -17,6 +18,7 @@ def serve(app, settings: CommonSettings, port: int) -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("faust").setLevel(logging.WARNING)
     logging.getLogger("mode").setLevel(logging.WARNING)
+    start_trimming()
     uvicorn.run(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
 
 
