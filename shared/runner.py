@@ -12,13 +12,13 @@ from shared.settings import CommonSettings
 
 
 def serve(app, settings: CommonSettings, port: int) -> None:
+    start_trimming()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("faust").setLevel(logging.WARNING)
     logging.getLogger("mode").setLevel(logging.WARNING)
-    start_trimming()
     uvicorn.run(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
 
 
