@@ -18,7 +18,7 @@ from deploy.simulator.player import issue_tokens
 from deploy.stack import Stack
 
 SIZES = {  # quick: a smoke run of a minute or two; full: what benchmarks/README.md reports
-    "quick": {"reports": 20_000, "latency_s": 5, "raw_records": 50_000, "ledger_rows": 100_000, "history_reports": 40_000},
+    "quick": {"reports": 20_000, "latency_s": 5, "raw_records": 50_000, "ledger_rows": 100_000, "history_reports": 60_000},
     "full": {"reports": 200_000, "latency_s": 30, "raw_records": 200_000, "ledger_rows": 1_000_000, "history_reports": 2_000_000},
 }
 
@@ -46,7 +46,7 @@ async def _measure(stack: Stack, sizes: dict, results: dict) -> None:
     results["a_over_c_ratio"] = round(e2e / raw, 3) if raw else None
     if n := sizes["history_reports"]:
         _log(f"(e) cost per report with history, {n:,} reports", results, "e")
-        results["e_cost_with_history"] = await history.rate_with_history(stack, tokens, n, first=n // 20, late_from=n // 2)
+        results["e_cost_with_history"] = await history.rate_with_history(stack, tokens, n, first=max(n // 20, min(n // 4, 10_000)), late_from=n // 2)
         results["d_rss_after_history_mb"] = memory.stack_memory(stack)
     _log(f"cold rebuild from {sizes['ledger_rows']:,} stored reports", results, "rebuild")
     fill = await rebuild.fill_ledger(stack.database_url, max(0, sizes["ledger_rows"] - await _ledger_rows(stack)))

@@ -18,6 +18,7 @@ import httpx
 import orjson
 
 from benchmarks.cpu import CpuWindow
+from benchmarks.probes import commits
 from benchmarks.workload import report
 
 
@@ -102,6 +103,7 @@ async def submit_to_stream(stack, token: str, office: str, rate: float = 200, se
     # Report i is due at start + i/rate (open loop): latency counts from then, so a system that falls
     # behind is charged for the queue it causes (no coordinated omission).
     start = time.time() + 0.5
+    commits_before = await commits(stack.database_url)
     window = CpuWindow(stack).start()
     before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     wrk = await _start_wrk(f"{submission}/v1/reports", token, bodies_file, rate, start, n, connections=min(256, max(16, int(rate))))
@@ -110,6 +112,7 @@ async def submit_to_stream(stack, token: str, office: str, rate: float = 200, se
         while (not seen or seen[-1][1] < base + n) and time.time() < deadline and wrk.returncode is None:
             await asyncio.sleep(0.05)
         cpu = window.stop()
+        committed = await commits(stack.database_url) - commits_before
         sent = await _finish_wrk(wrk, began, before)
     finally:
         follower.cancel()
@@ -141,6 +144,7 @@ async def submit_to_stream(stack, token: str, office: str, rate: float = 200, se
         "load_generator_cpu_share": sent["cpu_share_of_one_core"],
         "cpu_share_by_process": cpu,
         "cpu_ms_per_report": window.ms_per(n),
+        "postgresql_commits_per_report": round(committed / n, 2),
         "stream_messages": len(seen),
         "errors": sorted(set(errors))[:5] + ([f"socket errors: {sent['socket_errors']}"] if any(sent["socket_errors"].values()) else []),
         "stream_drops": len(errors),

@@ -9,7 +9,7 @@ import orjson
 
 from benchmarks.workload import batches
 from benchmarks.cpu import CpuWindow
-from benchmarks.probes import stage_counts
+from benchmarks.probes import commits, stage_counts
 
 async def city_activities(client: httpx.AsyncClient, aggregation: str, office: str) -> int:
     answer = await client.get(f"{aggregation}/v1/totals", headers={"Authorization": f"Bearer {office}"})
@@ -52,6 +52,7 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
                         stage_done[name] = round(time.perf_counter() - started, 2)
                 await asyncio.sleep(0.25)
 
+        commits_before = await commits(stack.database_url)
         window = CpuWindow(stack).start()
         started = time.perf_counter()
         sampler = asyncio.create_task(sample_stages())
@@ -64,6 +65,7 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
         done = time.perf_counter()
         cpu = window.stop()
         sampler.cancel()
+        committed = await commits(stack.database_url) - commits_before
     return {
         "reports": count,
         "batch_size": batch,
@@ -77,4 +79,5 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
         "stage_done_after_s": stage_done,
         "cpu_share_by_process": cpu,
         "cpu_ms_per_report": window.ms_per(count),
+        "postgresql_commits_per_report": round(committed / count, 3),
     }
