@@ -46,7 +46,7 @@ async def _measure(stack: Stack, sizes: dict, results: dict) -> None:
     results["a_over_c_ratio"] = round(e2e / raw, 3) if raw else None
     if n := sizes["history_reports"]:
         _log(f"(e) cost per report with history, {n:,} reports", results, "e")
-        results["e_cost_with_history"] = await history.rate_with_history(stack, tokens, n, first=max(n // 20, min(n // 4, 10_000)), late_from=n // 2)
+        results["e_cost_with_history"] = await history.rate_with_history(stack, tokens, n, first=min(100_000, max(10_000, n // 20)), late_from=n // 2)
         results["d_rss_after_history_mb"] = memory.stack_memory(stack)
     _log(f"cold rebuild from {sizes['ledger_rows']:,} stored reports", results, "rebuild")
     fill = await rebuild.fill_ledger(stack.database_url, max(0, sizes["ledger_rows"] - await _ledger_rows(stack)))
