@@ -63,3 +63,14 @@ async def migrate(pool: asyncpg.Pool, service: str, directory: Path) -> list[str
     if applied_now:
         log.info("%s: applied migrations %s", service, ", ".join(applied_now))
     return applied_now
+
+
+async def lock_keys(conn: asyncpg.Connection, namespace: str, keys: list[str]) -> None:
+    """Transaction-scoped advisory locks on `keys` (e.g. unit ids), taken in sorted order so two
+    transactions never wait on each other crosswise; a hash collision only makes two keys share."""
+    if keys:
+        await conn.execute(
+            """SELECT pg_advisory_xact_lock(hashtext($1), hashtext(k))
+               FROM (SELECT k FROM unnest($2::text[]) AS k ORDER BY k) AS sorted""",
+            namespace, sorted(keys),
+        )

@@ -113,6 +113,10 @@ class Inbox:
         self._epoch_seen: str | None = None
         self._restarts = LogRestarts()
         self._outage = False
+        # Held while a batch is handled: a rebalance reads tracking records only once it is stored.
+        self._batch_lock = asyncio.Lock()
+        self._assignments = 0  # counts rebalances: a batch fetched before one is read again, not handled
+        self._positions: dict[tuple[str, int], tuple[str | None, int]] = {}  # (topic, partition) -> tracked (epoch, next)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -156,15 +160,18 @@ class Inbox:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         checked = 0.0
         while True:
-            epoch = self._epoch_seen
+            epoch, assignments = self._epoch_seen, self._assignments
             fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-            records = [r for batch in fetched.values() for r in batch]
+            records = [r for tp, batch in fetched.items() for r in self._unhandled(consumer, tp, batch, epoch)]
             if records:
-                await self.process(records, epoch)
-                try:
-                    await consumer.commit()
-                except KafkaError as exc:  # a rebalance or a restarting broker: the tracking record holds
-                    log.info("%s inbox: offset commit failed (%r)", self.group, exc)
+                async with self._batch_lock:
+                    if assignments != self._assignments:
+                        continue  # positions were reset since this fetch: those records come again
+                    await self.process(records, epoch)
+                # Only what this batch read: committing every assigned position could carry a position
+                # of a forgotten log onto a restarted broker, where the next owner would resume from it.
+                await self._commit({TopicPartition(tp.topic, tp.partition): batch[-1].offset + 1
+                                    for tp, batch in fetched.items() if batch})
             if time.monotonic() - checked >= self.check_every_s:
                 checked = time.monotonic()
                 await self._check(consumer)
@@ -177,7 +184,7 @@ class Inbox:
             if assigned:
                 REWINDS.labels(self.group, "epoch").inc(len(assigned))
                 log.warning("%s inbox: new broker epoch; reading %d partitions from their start", self.group, len(assigned))
-                await consumer.seek_to_beginning(*assigned)
+                await self._rewind(consumer, assigned)
             await self.replay_dead_letters()
             return
         if not assigned:
@@ -188,7 +195,7 @@ class Inbox:
             REWINDS.labels(self.group, "end_offset").inc(len(restarted))
             log.warning("%s inbox: log restarted under %s; reading it from its start", self.group,
                         ", ".join(f"{t.topic}/{t.partition}" for t in restarted))
-            await consumer.seek_to_beginning(*restarted)
+            await self._rewind(consumer, restarted)
         behind = False
         for tp, end in ends.items():
             position = await consumer.position(tp)
@@ -196,6 +203,36 @@ class Inbox:
             behind |= position < end
         if not behind:
             self.caught_up.set()
+
+    def _unhandled(self, consumer: AIOKafkaConsumer, tp: TopicPartition, batch: list, epoch: str | None) -> list:
+        """The records of `batch` past the tracked position. aiokafka may apply its own offset reset
+        (from the group's committed offset) after a rebalance listener's seek, and send a consumer back
+        to records it handled: those are skipped, and the consumer is sent forward again."""
+        known = self._positions.get((tp.topic, tp.partition))
+        if not batch or known is None or known[0] != epoch or batch[0].offset >= known[1]:
+            return batch
+        fresh = [r for r in batch if r.offset >= known[1]]
+        if not fresh:
+            consumer.seek(tp, known[1])
+        return fresh
+
+    async def _rewind(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Read `partitions` from their start, and say so to the group too: a rebalance before the
+        next commit would otherwise resume from a position committed before the rewind."""
+        starts = await consumer.beginning_offsets(partitions)
+        for tp, start in starts.items():
+            consumer.seek(tp, start)
+            self._positions.pop((tp.topic, tp.partition), None)
+        self._assignments += 1  # what was fetched before the rewind is read again, not handled
+        await self._commit(starts)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets or self.consumer is None:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except KafkaError as exc:  # a rebalance or a restarting broker: the tracking record holds
+            log.info("%s inbox: offset commit failed (%r)", self.group, exc)
 
     # -- one batch --------------------------------------------------------------------------------
 
@@ -211,6 +248,10 @@ class Inbox:
             good.append(Delivery(record.topic, record.partition, record.offset, record.key, record.value or b"", event))
         if good:
             await self._isolating(good, epoch)
+        for r in records:  # every record is now handled or dead-lettered, and tracked
+            key = (r.topic, r.partition)
+            if self._positions.get(key, (None, -1))[0] != epoch or self._positions[key][1] <= r.offset:
+                self._positions[key] = (epoch, r.offset + 1)
         self.handled += len(records)
         self.last_progress = time.monotonic()
         PROGRESS.labels(self.group).set(time.time())
@@ -348,8 +389,14 @@ async def _track(conn: asyncpg.Connection, group: str, epoch: str | None, record
 
 
 class _Resume(ConsumerRebalanceListener):
-    """A partition's new owner resumes from the tracking record of the current epoch, if ahead of
-    Kafka's committed offset (the process before may have died between the two commits)."""
+    """A partition's new owner resumes from the tracking record of the broker's current epoch, or
+    from the partition's start when there is none: never from Kafka's committed offset, which a
+    restarted broker may have received from a consumer still holding a position of the old log.
+
+    The epoch is read afresh (a rejoin is often the first sign of a restarted broker). A tracking
+    record of the current epoch always holds a position of the current log: records are tracked
+    under the epoch known before they were fetched, and the old broker is gone before a new epoch
+    can be known."""
 
     def __init__(self, inbox: Inbox):
         self.inbox = inbox
@@ -361,18 +408,27 @@ class _Resume(ConsumerRebalanceListener):
         inbox, consumer = self.inbox, self.inbox.consumer
         if consumer is None or not assigned:
             return
-        try:
-            rows = await inbox.pool.fetch(
-                "SELECT topic, partition, next_offset FROM inbox_tracking WHERE consumer_group = $1 AND epoch = $2",
-                inbox.group, inbox._epoch_seen or "",
-            )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            log.warning("%s inbox: tracking records unreadable (%r); resuming from Kafka's offsets", inbox.group, exc)
-            return
-        tracked = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-        for tp in assigned:
-            if tp not in tracked:
-                continue
-            committed = await consumer.committed(tp)
-            if committed is None or committed < tracked[tp]:
-                consumer.seek(tp, tracked[tp])
+        async with inbox._batch_lock:
+            # Any rebalance moves positions: what was fetched before it is read again, not handled.
+            inbox._assignments += 1
+            try:
+                async with asyncio.timeout(5):
+                    await inbox.epoch.refresh()
+                rows = await inbox.pool.fetch(
+                    "SELECT topic, partition, next_offset FROM inbox_tracking WHERE consumer_group = $1 AND epoch = $2",
+                    inbox.group, inbox.epoch.current or "",
+                )
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, OSError, asyncio.TimeoutError) as exc:
+                log.warning("%s inbox: epoch or tracking records unreadable (%r); resuming from Kafka's offsets", inbox.group, exc)
+                return
+            tracked = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+            inbox._positions = {(tp.topic, tp.partition): (inbox.epoch.current, n) for tp, n in tracked.items()}
+            untracked = [tp for tp in assigned if tp not in tracked]
+            for tp in assigned:
+                if tp in tracked:
+                    consumer.seek(tp, tracked[tp])
+            # Explicit offsets: seek_to_beginning only requests a reset, which aiokafka may apply
+            # after a fetch already handed out, and the same records would come twice.
+            if untracked:
+                for tp, start in (await consumer.beginning_offsets(untracked)).items():
+                    consumer.seek(tp, start)

@@ -17,8 +17,6 @@ def serve(app, settings: CommonSettings, port: int) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("faust").setLevel(logging.WARNING)
-    logging.getLogger("mode").setLevel(logging.WARNING)
     uvicorn.run(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False)
 
 

@@ -66,10 +66,11 @@ def make_stack(tmp_path, broker, database_url):
     """Start all four services as processes on free ports against this test's broker and database."""
     stacks: list[Stack] = []
 
-    def start(env: dict[str, str] | None = None, timeout: float = 90) -> Stack:
+    def start(env: dict[str, str] | None = None, timeout: float = 90, replicas: int = 1) -> Stack:
         bootstrap = broker if isinstance(broker, str) else broker.bootstrap
         stack = Stack.on_free_ports(
-            tmp_path / f"stack{len(stacks)}", env=dict(env or {}), external_kafka=bootstrap, external_database=database_url
+            tmp_path / f"stack{len(stacks)}", replicas=replicas, env=dict(env or {}), external_kafka=bootstrap,
+            external_database=database_url,
         )
         stacks.append(stack)
         return stack.start(timeout)

@@ -1,30 +1,31 @@
-"""Composition root of the aggregation service: settings, connections, inputs, table, live state, HTTP."""
+"""Composition root of the aggregation service: settings, connections, inputs, live totals and stream, HTTP."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.aggregation import agents, metrics, screen
-from services.aggregation.agents import Pipeline, publish_totals
+from services.aggregation import inputs, metrics, screen
 from services.aggregation.feeds import AlertFeed, ReturnBoard
+from services.aggregation.follow import Follower
 from services.aggregation.hub import Hub
+from services.aggregation.inputs import Pipeline
 from services.aggregation.live import Live
-from services.aggregation.progress import Progress
 from services.aggregation.projection import Totals
 from services.aggregation.routes import router
-from shared import auth, db, kafka, topics
+from shared import auth, db, inbox, kafka
+from shared.epoch import BrokerEpoch
+from shared.inbox import LAG
 from shared.runner import serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
-from shared.streaming import is_ready, new_faust_app
 from shared.web import create_api
 
 SERVICE = "aggregation"
 MIGRATIONS = Path(__file__).parent / "migrations"
-INPUTS = (topics.REPORTS_VALIDATED, topics.RETURNS_STATUS, topics.ALERTS_RAISED)
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +36,6 @@ class AggregationSettings(CommonSettings):
     stream_interval_s: float = 0.1  # at most 10 messages per second per client
     keepalive_s: float = 15.0
     stall_after_s: float = 30.0  # records waiting and nothing processed this long: not ready
-    progress_every_s: float = 5.0
 
 
 def create_app(settings: AggregationSettings) -> FastAPI:
@@ -45,46 +45,39 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         state.pool = await db.create_pool(settings.database_url)
         await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        await inbox.migrate(state.pool)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
-        # faust holds the totals table only (its own group, named apart from the inputs' consumer group).
-        # Tansu forgets the changelog on restart while faust remembers its offsets in it: the check would
-        # crash recovery; PostgreSQL is the truth the table is reconciled with after every recovery.
-        state.stream = new_faust_app(f"{SERVICE}-table", settings, recovery_consistency_check=False)
         clock, campaign = settings.clock(), settings.campaign()
         state.campaign = campaign
-        state.totals = Totals(state.stream, state.pool, campaign.year)
-        # Start from an empty changelog: the table is rebuilt from PostgreSQL in seconds (3 s for a
-        # million reports), while replaying a changelog that Tansu never compacts grows without bound
-        # and faust's recovery can hang on it (faust #432, #597).
-        await kafka.delete_topic(settings, state.totals.table.changelog_topic.get_topic_name())
+        state.totals = Totals(state.pool, campaign.year)
         board, feed, hub = ReturnBoard(state.pool, campaign), AlertFeed(state.pool), Hub()
         await board.load()
         await feed.load()
-        state.consumer = kafka.new_consumer(settings, *INPUTS, group_id=SERVICE, max_poll_records=settings.batch_size)
-        state.progress = Progress(settings, state.consumer, [s.name for s in INPUTS], settings.stall_after_s)
-        state.pipe = Pipeline(state.totals, board, feed, hub, state.producer, state.progress, clock)
+        state.follower = Follower(settings.database_url, state.totals, board, feed, hub)
+        await state.follower.sync()
+        state.pipe = Pipeline(state.totals, board, feed, state.follower, state.producer, clock)
+        state.epoch = BrokerEpoch(settings)
+        state.inbox = inputs.inbox(settings, state.pool, state.epoch, state.pipe, settings.batch_size)
         state.live = Live(
             state.totals, board, feed, hub, clock, campaign, settings.stream_interval_s, settings.keepalive_s,
             on_clients=metrics.STREAM_CLIENTS.set,
         )
-        state.reconciled = asyncio.Event()
-        await state.stream.start()
-        await state.consumer.start()
-        tasks = [
-            asyncio.create_task(agents.consume(state.consumer, state.pipe, settings.batch_size), name="inputs"),
-            asyncio.create_task(_keep_reconciled(state), name="reconcile"),
-            asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, lambda: _on_reset(state)), name="resets"),
-            asyncio.create_task(state.progress.watch(settings.progress_every_s), name="progress"),
+        state.tasks = [
+            asyncio.create_task(state.epoch.watch(), name="broker-epoch"),
+            asyncio.create_task(state.inbox.run(), name="inputs"),
+            asyncio.create_task(state.follower.run(), name="follower"),
+            # A new broker (first start, or one that forgot everything): publish the totals again.
+            asyncio.create_task(
+                kafka.watch_broker_resets(settings, SERVICE, lambda: inputs.publish_totals(state.pipe)), name="resets"
+            ),
         ]
-        state.tasks = tasks
         try:
             yield
         finally:
-            await stop_tasks(tasks)
-            await state.consumer.stop()
-            await state.stream.stop()
+            await stop_tasks(state.tasks)
+            await state.epoch.close()
             await state.producer.stop()
             await state.pool.close()
 
@@ -92,10 +85,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         state = app.state
         if any(t.done() for t in state.tasks):
             return False  # a background task died: restart me
-        return (
-            bool(state.consumer.assignment()) and is_ready(state.stream) and state.reconciled.is_set()
-            and not state.progress.stalled
-        )
+        return state.inbox.ready() and state.follower.loaded.is_set() and not _stalled(state.inbox, settings.stall_after_s)
 
     app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": ready})
     app.include_router(router)
@@ -103,66 +93,12 @@ def create_app(settings: AggregationSettings) -> FastAPI:
     return app
 
 
-async def _reconcile(state) -> None:
-    change = await state.totals.reconcile()
-    state.pipe.hub.totals_changed(change)
-    await publish_totals(state.pipe)
-
-
-async def _keep_reconciled(state, settle_s: float = 0.5) -> None:
-    """After every table recovery, PostgreSQL is the truth: the changelog may be gone (Tansu forgets
-    everything on restart), behind (the process died before flushing), or replayed over newer values
-    (a recovery after a broker reset reads changelog records older than what was written since)."""
-    app, dirty = state.stream, state.totals.dirty
-
-    async def on_rebalance_complete(sender, **kwargs) -> None:
-        dirty.set()
-
-    app.on_rebalance_complete.connect(on_rebalance_complete)
-    while True:
-        await dirty.wait()
-        # on_rebalance_complete fires before the tables' own recovery callbacks: let them finish.
-        while app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(settle_s)
-        if app.rebalancing or app.in_recovery:
-            continue
-        try:
-            await _reconcile(state)
-            state.reconciled.set()
-        except Exception:
-            log.exception("reconcile failed; retrying")
-            dirty.set()
-            await asyncio.sleep(1)
-
-
-async def _rewind_inputs(consumer) -> None:
-    # The new broker's records start at offset 0 again; a consumer left past them would wait (Tansu
-    # answers an empty fetch, not "out of range"). Reading too much again is harmless: idempotent.
-    assigned = consumer.assignment()
-    if assigned:
-        await consumer.seek_to_beginning(*assigned)
-
-
-async def _declare_changelog(state) -> None:
-    # Table writes need the changelog topic's partitions (faust partitions eagerly); maybe_declare
-    # runs once per process, so after a reset declare again and wait until the producer sees it.
-    changelog = state.totals.table.changelog_topic
-    try:
-        await changelog.declare()
-        producer = state.stream.producer._ensure_producer()
-        await asyncio.wait_for(producer.partitions_for(changelog.get_topic_name()), 10)
-    except Exception as exc:
-        log.warning("changelog topic not ready: %r", exc)
-
-
-async def _on_reset(state) -> None:
-    """The broker is new (first start, or it forgot everything): read the inputs from their new start,
-    fix the table from PostgreSQL, re-publish the totals."""
-    state.progress.reset()
-    await _rewind_inputs(state.consumer)
-    await _declare_changelog(state)
-    await _reconcile(state)
+def _stalled(inbox, after_s: float) -> bool:
+    """Records waiting on the broker and nothing handled for `after_s`: a consumer can silently stop
+    fetching (seen with faust, #175 and #523), and then /readyz must say so."""
+    waiting = any(sample.value > 0 for metric in LAG.collect() for sample in metric.samples
+                  if sample.labels.get("consumer") == inbox.group)
+    return waiting and time.monotonic() - inbox.last_progress > after_s
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.aggregation import store
+from services.aggregation import projection, store
 from services.aggregation.completeness import Pair, ReturnState, expected_returns, fold_states
 from shared.events import AlertRaised, ReturnStatusChanged
 from shared.refdata import Campaign, units
@@ -32,20 +32,29 @@ class ReturnBoard:
         if self.board:
             self.as_of = max(s.event_time for s in self.board.values())
 
-    async def apply(self, events: list[ReturnStatusChanged]) -> list[Pair]:
-        """Store the states that are news (one statement), then show them; return their pairs."""
+    async def store(self, conn: asyncpg.Connection, events: list[ReturnStatusChanged]) -> int:
+        """Store the states that are news (call in the inbox's transaction); every replica shows them
+        after `reload`. Returns how many were news to this replica's board."""
         states = [
             ReturnState(e.unit_id, e.period_id, e.status, e.due_at, e.filed_at, e.campaign_time) for e in events
         ]
         changed = fold_states(self.board, states, self.expected_set)
-        await store.save_return_states(self.pool, list(changed.values()))
-        self.board.update(changed)
-        if events:
-            newest = max(events, key=lambda e: e.received_at)
-            newest_time = max(e.campaign_time for e in events)
+        await store.save_return_states(conn, list(changed.values()))
+        if changed:
+            await projection.announce(conn, "returns", max(e.received_at for e in events))
+        return len(changed)
+
+    async def reload(self, received_at: float | None = None) -> list[Pair]:
+        """Read the board again (any replica may have changed it); returns the pairs that changed."""
+        states = await store.load_return_states(self.pool)
+        fresh = {p: s for p, s in states.items() if p in self.expected_set and self.board.get(p) != s}
+        self.board.update(fresh)
+        if fresh:
+            newest_time = max(s.event_time for s in fresh.values())
             self.as_of = max(self.as_of, newest_time) if self.as_of else newest_time
-            self.lag_s = round(max(0.0, time.time() - newest.received_at), 3)
-        return list(changed)
+        if received_at is not None:
+            self.lag_s = round(max(0.0, time.time() - received_at), 3)
+        return list(fresh)
 
     def freshness(self) -> dict:
         return {"as_of": self.as_of.isoformat() if self.as_of else None, "lag_s": self.lag_s}
@@ -74,7 +83,8 @@ class AlertFeed:
         self.recent.clear()
         self.recent.extend(alert_dict(r) for r in rows)
 
-    async def apply(self, events: list[AlertRaised]) -> list[dict]:
+    async def store(self, conn: asyncpg.Connection, events: list[AlertRaised]) -> int:
+        """Store alerts not seen before (call in the inbox's transaction); returns how many are new."""
         rows = {
             e.alert_id: {
                 "alert_id": e.alert_id, "kind": e.kind, "unit_id": e.unit_id, "period_id": e.period_id,
@@ -83,10 +93,17 @@ class AlertFeed:
             }
             for e in events
         }
-        new = await store.save_alerts(self.pool, list(rows.values()))
+        new = await store.save_alerts(conn, list(rows.values()))
+        if new:
+            await projection.announce(conn, "alerts", max(rows[i]["received_at"] for i in new))
+        return len(new)
+
+    async def reload(self) -> list[dict]:
+        """Read the newest alerts again; returns those this replica has not shown yet, oldest first."""
+        rows = await store.latest_alerts(self.pool, self.recent.maxlen or 50)
+        known = {a["id"] for a in self.recent}
         now = time.time()
-        ordered = sorted(new, key=lambda i: rows[i]["raised_at"])
-        fresh = [alert_dict(rows[i], round(max(0.0, now - rows[i]["received_at"]), 3)) for i in ordered]
+        fresh = [alert_dict(r, round(max(0.0, now - r["received_at"]), 3)) for r in reversed(rows) if r["alert_id"] not in known]
         for alert in fresh:
             self.recent.appendleft(alert)
         return fresh

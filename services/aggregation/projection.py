@@ -1,5 +1,9 @@
-"""The live totals: a faust table kept equal to the ledger's sums, plus how fresh they are and the
-newest accepted activities."""
+"""The live totals: an in-memory copy of the shared cells in PostgreSQL, spread over scopes and
+dimensions, plus how fresh they are and the newest accepted activities.
+
+Every replica folds the verdict partitions it owns into the ledger and the cells (`fold`, in the
+inbox's transaction), and every replica follows every change (`refresh`, by change number), so each
+one serves the whole city's totals whichever replica folded them."""
 from __future__ import annotations
 
 import asyncio
@@ -11,15 +15,22 @@ from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
-import faust
+import orjson
 
 from services.aggregation import store
-from services.aggregation.totals import CITY, Entry, scopes_of, TotalKey, apply_verdicts, expand, unscale, unscale_exact
+from services.aggregation.totals import CITY, Cell, Entry, scopes_of, TotalKey, apply_verdicts, expand, unscale, unscale_exact
+from shared import db
 from shared.events import ReportValidated
 
 SEP = "\x1f"
+CHANNEL = "qm_aggregation"  # NOTIFY {"kind", "received_at"} when a fold commits: followers read the change
 log = logging.getLogger(__name__)
 Group = tuple[str, str, str]  # (scope, dimension, group)
+
+
+async def announce(conn: asyncpg.Connection, kind: str, received_at: float) -> None:
+    """Tell every replica (delivered when the transaction commits) that `kind` changed."""
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, orjson.dumps({"kind": kind, "received_at": received_at}).decode())
 
 
 def _table_key(key: TotalKey) -> str:
@@ -36,16 +47,15 @@ class Change:
 
 
 class Totals:
-    """Owns the totals table; every change goes through `apply` or `reconcile`, under one lock."""
+    """Folds verdicts into the shared ledger and cells; follows the cells into the live table."""
 
-    def __init__(self, app: faust.App, pool: asyncpg.Pool, campaign: int, recent: int = 20):
-        # use_partitioner: batches update the table outside faust's per-event context.
-        self.table = app.Table("totals", default=int, use_partitioner=True, partitions=1)
+    def __init__(self, pool: asyncpg.Pool, campaign: int, recent: int = 20):
+        self.table: dict[str, int] = {}
+        self.cells: dict[Cell, int] = {}
         self.pool = pool
         self.campaign = campaign  # the ledger's rows of other campaigns are never read nor counted
+        self.seen = -1  # newest change number applied; -1: nothing loaded yet
         self.lock = asyncio.Lock()
-        self.dirty = asyncio.Event()  # the table may differ from the ledger: reconcile
-        self.dirty.set()  # nothing checked yet
         self.as_of: datetime | None = None
         self.lag_s: float | None = None
         self.recent_size = recent
@@ -53,33 +63,50 @@ class Totals:
         # (scope, dimension) -> group -> metrics ever set: reads touch only keys that may hold a value.
         self.index: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
 
-    async def apply(self, verdicts: list[ReportValidated]) -> Change:
-        """Fold a batch of verdicts into ledger and totals; the ledger commit makes redelivery harmless."""
+    async def fold(self, conn: asyncpg.Connection, verdicts: list[ReportValidated]) -> int:
+        """Fold a batch into ledger and cells (call inside the inbox's transaction); returns how many
+        verdicts changed the ledger. The ledger makes redelivery harmless; a unit's rows are locked
+        first, so a partition handed over mid-batch cannot fold one report twice."""
+        keys = {(v.unit_id, v.report.report_id) for v in verdicts}
+        await db.lock_keys(conn, "aggregation.ledger", sorted({k[0] for k in keys}))
+        ledger = await store.load_entries(conn, keys, self.campaign)
+        cells, changed = apply_verdicts(ledger, verdicts)
+        if not changed:
+            return 0
+        await store.save_entries(conn, list(changed.values()), self.campaign)
+        seq = await store.save_cells(conn, cells, self.campaign)
+        await store.mark_entries(conn, sorted(changed), seq, self.campaign)
+        newest = max(verdicts, key=lambda v: v.received_at)
+        await announce(conn, "totals", newest.received_at)
+        return len(changed)
+
+    async def refresh(self, received_at: float | None = None) -> Change:
+        """Apply every change committed since the last refresh (by any replica) to the live table."""
+        change = Change()
         async with self.lock:
-            async with self.pool.acquire() as conn, conn.transaction():
-                keys = {(v.unit_id, v.report.report_id) for v in verdicts}
-                ledger = await store.load_entries(conn, keys, self.campaign)
-                cells, changed = apply_verdicts(ledger, verdicts)
-                await store.save_entries(conn, list(changed.values()), self.campaign)
-            change = Change()
-            try:
-                for key, delta in expand(cells).items():
-                    table_key = _table_key(key)
-                    self.table[table_key] = self.table.get(table_key, 0) + delta
-                    scope, dim, group, metric = key
-                    self.index[(scope, dim)][group].add(metric)
-                    change.groups.add((scope, dim, group))
-            except Exception:
-                # e.g. the changelog topic is gone (broker reset): the ledger has the batch, the
-                # table is repaired from it, and the batch is not retried (that would count it twice).
-                log.exception("totals table update failed; reconciling from the ledger")
-                self.dirty.set()
-            self._remember(changed.values(), change)
-            if verdicts:
-                newest = max(verdicts, key=lambda v: v.received_at)
-                newest_time = max(v.campaign_time for v in verdicts)
+            async with self.pool.acquire() as conn:
+                first = self.seen < 0
+                cells, newest = await store.cells_since(conn, self.seen, self.campaign)
+                if first:
+                    entries = await store.latest_entries(self.pool, self.recent_size, self.campaign)
+                    self.as_of = await store.newest_campaign_time(self.pool, self.campaign)
+                else:
+                    entries = await store.entries_since(conn, self.seen, newest, self.campaign) if newest > self.seen else []
+            deltas = {c: v - self.cells.get(c, 0) for c, v in cells.items() if v != self.cells.get(c, 0)}
+            self.cells.update(cells)
+            for key, delta in expand(deltas).items():
+                table_key = _table_key(key)
+                self.table[table_key] = self.table.get(table_key, 0) + delta
+                scope, dim, group, metric = key
+                self.index[(scope, dim)][group].add(metric)
+                change.groups.add((scope, dim, group))
+            self._remember(entries, change)
+            if entries and not first:
+                newest_time = max(datetime.fromisoformat(e.campaign_time) for e in entries)
                 self.as_of = max(self.as_of, newest_time) if self.as_of else newest_time
-                self.lag_s = round(max(0.0, time.time() - newest.received_at), 3)
+            if received_at is not None:
+                self.lag_s = round(max(0.0, time.time() - received_at), 3)
+            self.seen = max(newest, 0)
         return change
 
     def _remember(self, entries, change: Change) -> None:
@@ -97,31 +124,6 @@ class Totals:
 
     def latest(self, scope: str) -> list[Entry]:
         return self.recent.get(scope, [])
-
-    async def reconcile(self) -> Change:
-        """Make the table equal the ledger's sums (after a restart, or a broker that forgot all)."""
-        change = Change()
-        async with self.lock:
-            self.dirty.clear()
-            truth = expand(await store.rebuild_cells(self.pool, self.campaign))
-            wanted = {_table_key(k): v for k, v in truth.items()}
-            for key in list(self.table.keys()):
-                if key not in wanted and self.table.get(key, 0):
-                    self.table[key] = 0
-                    change.groups.add(tuple(key.split(SEP)[:3]))
-            for key, value in wanted.items():
-                if self.table.get(key, 0) != value:
-                    self.table[key] = value
-                    change.groups.add(tuple(key.split(SEP)[:3]))
-            self.index.clear()
-            for scope, dim, group, metric in truth:
-                self.index[(scope, dim)][group].add(metric)
-            self.as_of = await store.newest_campaign_time(self.pool, self.campaign)
-            self.recent = {}
-            for entry in await store.latest_entries(self.pool, self.recent_size, self.campaign):
-                for scope in scopes_of(entry):
-                    self.recent.setdefault(scope, []).append(entry)
-        return change
 
     def group(self, scope: str, dimension: str, group: str) -> dict[str, int | float]:
         values = {}

@@ -57,6 +57,57 @@ async def save_entries(conn: asyncpg.Connection, entries: list[Entry], campaign:
     )
 
 
+# Writers of the shared totals take turns for the last step of their transaction only, so change
+# numbers are committed in the order they were drawn: a follower reading "everything after N" then
+# never misses a change committed later under a smaller number.
+TOTALS_LOCK = 7311
+
+
+async def save_cells(conn: asyncpg.Connection, deltas: dict[Cell, int], campaign: int) -> int:
+    """Add `deltas` to the shared cells; returns the change number (call last in the transaction)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", TOTALS_LOCK)
+    seq = await conn.fetchval("SELECT nextval('aggregation_change_seq')")
+    keys = sorted(k for k, v in deltas.items() if v)
+    if keys:
+        await conn.execute(
+            """INSERT INTO total_cells AS c (campaign, unit_id, district, focus_area, day, metric, value, changed_seq)
+               SELECT $8, u, d, f, y, m, v, $7
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS x(u, d, f, y, m, v)
+               ON CONFLICT (campaign, unit_id, district, focus_area, day, metric) DO UPDATE
+                   SET value = c.value + excluded.value, changed_seq = excluded.changed_seq""",
+            *([k[i] for k in keys] for i in range(5)), [deltas[k] for k in keys], seq, campaign,
+        )
+    return seq
+
+
+async def mark_entries(conn: asyncpg.Connection, keys: list[tuple[str, str]], seq: int, campaign: int) -> None:
+    """Stamp the ledger rows this batch changed with its change number (after save_cells)."""
+    if keys:
+        await conn.execute(
+            """UPDATE ledger SET changed_seq = $3 FROM unnest($1::text[], $2::text[]) AS k(u, r)
+               WHERE ledger.campaign = $4 AND ledger.unit_id = k.u AND ledger.report_id = k.r""",
+            [k[0] for k in keys], [k[1] for k in keys], seq, campaign,
+        )
+
+
+async def cells_since(conn, seq: int, campaign: int) -> tuple[dict[Cell, int], int]:
+    """The campaign's cells changed after change number `seq` (absolute values), and the newest change number."""
+    rows = await conn.fetch(
+        """SELECT unit_id, district, focus_area, day, metric, value, changed_seq FROM total_cells
+           WHERE changed_seq > $1 AND campaign = $2""",
+        seq, campaign,
+    )
+    newest = max((r["changed_seq"] for r in rows), default=seq)
+    return {(r["unit_id"], r["district"], r["focus_area"], r["day"], r["metric"]): r["value"] for r in rows}, newest
+
+
+async def entries_since(conn, seq: int, upto: int, campaign: int) -> list[Entry]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM ledger WHERE changed_seq > $1 AND changed_seq <= $2 AND campaign = $3", seq, upto, campaign
+    )
+    return [_entry(r) for r in rows]
+
+
 async def rebuild_cells(pool: asyncpg.Pool, campaign: int) -> dict[Cell, int]:
     """Every current, not withdrawn report of the campaign summed per cell: the truth the live totals must equal."""
     rows = await pool.fetch(

@@ -1,5 +1,6 @@
 """Publishes stored transitions and alerts to Kafka once each (emitted flags), and replays them all
-after a broker reset; followers are idempotent, so a replay or a retried flush is harmless."""
+after a broker reset; followers are idempotent, so a replay or a retried flush is harmless.
+Replicas flush side by side: each claims rows (FOR UPDATE SKIP LOCKED) until the broker has them."""
 from __future__ import annotations
 
 import asyncio
@@ -15,16 +16,21 @@ from shared.kafka import publish
 class Outbox:
     def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer):
         self.pool, self.producer = pool, producer
-        self._lock = asyncio.Lock()  # two flushes at once would publish the same rows twice
+        self._lock = asyncio.Lock()  # within a process, one flush at a time
 
     async def flush(self) -> int:
-        """Publish what is stored but not yet acknowledged by the broker; returns how many."""
-        async with self._lock:
-            transitions = await self.pool.fetch("SELECT seq, event FROM return_transitions WHERE NOT emitted ORDER BY seq")
-            raised = await self.pool.fetch("SELECT alert_id, event FROM alerts WHERE NOT emitted ORDER BY raised_at, alert_id")
+        """Publish what is stored but not yet acknowledged by the broker; returns how many. Rows
+        another replica is publishing are skipped (locked), not sent twice."""
+        async with self._lock, self.pool.acquire() as conn, conn.transaction():
+            transitions = await conn.fetch(
+                "SELECT seq, event FROM return_transitions WHERE NOT emitted ORDER BY seq FOR UPDATE SKIP LOCKED"
+            )
+            raised = await conn.fetch(
+                "SELECT alert_id, event FROM alerts WHERE NOT emitted ORDER BY raised_at, alert_id FOR UPDATE SKIP LOCKED"
+            )
             await self._send(transitions, raised)
-            await self.pool.execute("UPDATE return_transitions SET emitted = true WHERE seq = ANY($1::bigint[])", [r["seq"] for r in transitions])
-            await self.pool.execute("UPDATE alerts SET emitted = true WHERE alert_id = ANY($1::text[])", [r["alert_id"] for r in raised])
+            await conn.execute("UPDATE return_transitions SET emitted = true WHERE seq = ANY($1::bigint[])", [r["seq"] for r in transitions])
+            await conn.execute("UPDATE alerts SET emitted = true WHERE alert_id = ANY($1::text[])", [r["alert_id"] for r in raised])
             return len(transitions) + len(raised)
 
     async def replay(self) -> None:

@@ -120,7 +120,7 @@ def test_totals_stay_exact_across_aggregation_kill_and_broker_restart(make_stack
                 assert data["latest"] and data["as_of"] and data["lag_s"] is not None
                 break
 
-    # SIGKILL the aggregation process, then the validation process (faust), mid-stream; reports keep
+    # SIGKILL the aggregation process, then the validation process, mid-stream; reports keep
     # coming while each is away, and each resumes from its committed offsets.
     for service in ("aggregation", "validation"):
         post(stack, tokens, campaign.batch(300))

@@ -115,7 +115,7 @@ async def test_exact_totals_for_every_role_across_service_and_broker_restarts(mo
         answer = await city_totals(client, toks["office"])
         assert answer["as_of"] and answer["lag_s"] is not None
 
-    # A new process: the faust table starts from an empty changelog and is rebuilt from PostgreSQL.
+    # A new process: the live totals are loaded from the shared cells in PostgreSQL.
     async with running(settings) as (app, client):
         await assert_exact(client, toks, truth_first)
         await send(settings, topics.REPORTS_VALIDATED, first[:100])  # a redelivery after restart
