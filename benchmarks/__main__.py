@@ -28,6 +28,15 @@ def _log(message: str, results: dict | None = None, step: str | None = None) -> 
     print(f"[bench {time.strftime('%H:%M:%S')} load {load[0]:.1f}] {message}", file=sys.stderr, flush=True)
     if results is not None and step:  # the machine's load when each step began: the numbers move with it
         results["machine"].setdefault("load_avg_at_step_start", {})[step] = [round(x, 2) for x in load]
+        _save(results)
+
+
+_OUT: list[Path] = []  # --out: the results so far are written there at every step, so a cut run leaves them
+
+
+def _save(results: dict) -> None:
+    for path in _OUT:
+        path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
 
 
 async def _measure(stack: Stack, sizes: dict, results: dict) -> None:
@@ -69,7 +78,10 @@ def main() -> None:
     for name in SIZES["full"]:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
+    parser.add_argument("--out", type=Path, help="also write the results there, updated at every step")
     args = parser.parse_args()
+    if args.out:
+        _OUT.append(args.out)
     sizes = dict(SIZES["quick" if args.quick else "full"])
     sizes.update({k: v for k in sizes if (v := getattr(args, k)) is not None})
     workdir = Path(tempfile.mkdtemp(prefix="qm-bench-"))
@@ -95,6 +107,7 @@ def main() -> None:
         stack.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    _save(results)
     print(json.dumps(results, indent=2, ensure_ascii=False))
 
 

@@ -3,6 +3,7 @@ million at full size) against the rate over the first stretch (the first 100,000
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 
 import httpx
@@ -49,7 +50,7 @@ async def rate_with_history(stack, tokens: dict[str, str], total: int, first: in
         senders = [asyncio.create_task(sender()) for _ in range(concurrency)]
         feeder = asyncio.create_task(feed())
         began = time.perf_counter()
-        stored, moved_at = 0, None
+        stored, moved_at, next_note = 0, None, total // 10
         while stored < total and time.perf_counter() - began < 3600:
             await asyncio.sleep(0.25)
             if any(t.done() and t.exception() for t in senders):
@@ -63,6 +64,10 @@ async def rate_with_history(stack, tokens: dict[str, str], total: int, first: in
                     crossed[name] = now
             if rss_at_million is None and stored >= 1_000_000:
                 rss_at_million = stack_memory(stack)
+            if stored >= next_note:
+                while stored >= next_note:
+                    next_note += max(1, total // 10)
+                print(f"[bench e] {stored:,} stored after {now:.1f} s; marks {crossed}", file=sys.stderr, flush=True)
         feeder.cancel()
         for t in senders:
             t.cancel()
