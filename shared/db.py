@@ -65,6 +65,28 @@ async def migrate(pool: asyncpg.Pool, service: str, directory: Path) -> list[str
     return applied_now
 
 
+# What a lost or refused database connection raises: the pool's connect (ConnectionRefusedError, an
+# OSError), a server going down mid-query, or one still starting or shutting down.
+UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+async def reachable(pool: asyncpg.Pool, timeout_s: float = 2.0) -> bool:
+    """True if the database answers a trivial query within `timeout_s` (readiness, outage logs)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return bool(await pool.fetchval("SELECT true"))
+    except UNAVAILABLE:
+        return False
+
+
 async def lock_keys(conn: asyncpg.Connection, namespace: str, keys: list[str]) -> None:
     """Transaction-scoped advisory locks on `keys` (e.g. unit ids), taken in sorted order so two
     transactions never wait on each other crosswise; a hash collision only makes two keys share."""

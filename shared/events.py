@@ -10,13 +10,25 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic_core import PydanticCustomError
 
 from shared.refdata import FocusArea
 
 SCHEMA_VERSION = 1
 
 MetricValue = StrictInt | Decimal
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text and jsonb cannot hold U+0000: one such string would fail every batch it is in.
+    if "\x00" in text:
+        raise PydanticCustomError("text.nul", "must not contain NUL (U+0000) characters")
+    return text
+
+
+StoredText = Annotated[str, AfterValidator(_storable)]
+"""A string PostgreSQL can store; the error type `text.nul` is also the issue code at the door."""
 
 
 def new_id() -> str:
@@ -35,13 +47,13 @@ class ActivityReport(Contract):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    report_id: Annotated[str, Field(min_length=1, max_length=64)]
+    report_id: Annotated[StoredText, Field(min_length=1, max_length=64)]
     version: Annotated[StrictInt, Field(ge=1)]
-    title: Annotated[str, Field(min_length=1, max_length=200)]
+    title: Annotated[StoredText, Field(min_length=1, max_length=200)]
     focus_area: FocusArea
     started_on: date
     ended_on: date | None = None
-    district_id: str | None = None
+    district_id: StoredText | None = None
     metrics: dict[str, MetricValue] = Field(default_factory=dict)
     withdrawn: StrictBool = False
 
@@ -78,7 +90,7 @@ class ReturnFiled(Event):
 
     unit_id: str
     period_id: str
-    note: str = ""
+    note: StoredText = ""
 
 
 Verdict = Literal["accepted", "accepted_with_warnings", "rejected"]

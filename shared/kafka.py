@@ -173,3 +173,18 @@ async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, 
         finally:
             await admin.close()
         await asyncio.sleep(interval_s)
+
+
+async def broker_reachable(bootstrap_servers: str, timeout_s: float = 1.0) -> bool:
+    """True if a bootstrap server accepts a connection within `timeout_s` (readiness): cheap, and it
+    does not wait out a client's retries as a metadata request would."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            async with asyncio.timeout(timeout_s):
+                _, writer = await asyncio.open_connection(host.strip("[]") or "127.0.0.1", int(port))
+            writer.close()
+            return True
+        except (OSError, asyncio.TimeoutError, ValueError):
+            continue
+    return False

@@ -87,7 +87,10 @@ def create_app(settings: AggregationSettings) -> FastAPI:
             return False  # a background task died: restart me
         return state.inbox.ready() and state.follower.loaded.is_set() and not _stalled(state.inbox, settings.stall_after_s)
 
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": ready})
+    app = create_api(
+        SERVICE, lifespan=lifespan, readiness={"stream": ready}, bootstrap_servers=settings.kafka_bootstrap_servers,
+        refused=metrics.REFUSED,
+    )
     app.include_router(router)
     screen.mount(app)
     return app

@@ -2,14 +2,17 @@
 the alert feed; both persisted in PostgreSQL, so a restart loses neither."""
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
-from collections import deque
+from collections import defaultdict, deque
 from datetime import datetime
 
 import asyncpg
 
 from services.aggregation import projection, store
 from services.aggregation.completeness import Pair, ReturnState, expected_returns, fold_states
+from services.aggregation.visibility import View
 from shared.events import AlertRaised, ReturnStatusChanged
 from shared.refdata import Campaign, units
 
@@ -72,16 +75,35 @@ def alert_dict(row: dict, lag_s: float | None = None) -> dict:
 
 
 class AlertFeed:
-    """The newest alerts (for the snapshot); an alert id seen before is a redelivery and not news."""
+    """The newest alerts of every unit, for the snapshot; an alert id seen before is a redelivery and
+    not news. Kept per unit, so that each viewer gets ITS newest `size`: cutting the city's newest
+    first and filtering after left a unit 2 of its 17 alerts, and milestones vanished (issue 16)."""
 
     def __init__(self, pool: asyncpg.Pool, size: int = 50):
         self.pool = pool
-        self.recent: deque[dict] = deque(maxlen=size)
+        self.size = size
+        self.by_unit: dict[str | None, deque[dict]] = defaultdict(self._newest)  # None: city-wide; newest first
+        self.city: deque[dict] = self._newest()  # the office sees every alert
+
+    def _newest(self) -> deque[dict]:
+        return deque(maxlen=self.size)
 
     async def load(self) -> None:
-        rows = await store.latest_alerts(self.pool, self.recent.maxlen or 50)
-        self.recent.clear()
-        self.recent.extend(alert_dict(r) for r in rows)
+        self.by_unit.clear()
+        self.city.clear()
+        for row in await store.latest_alerts(self.pool, self.size):  # newest first
+            alert = alert_dict(row)
+            self.by_unit[alert["unit_id"]].append(alert)
+            if len(self.city) < self.size:
+                self.city.append(alert)
+
+    def visible(self, view: View) -> list[dict]:
+        """The newest `size` alerts this viewer may see, newest first."""
+        if view.city_wide:
+            return list(self.city)
+        mine = [alerts for unit_id, alerts in self.by_unit.items() if view.sees_unit(unit_id)]
+        newest = heapq.merge(*mine, key=lambda a: datetime.fromisoformat(a["raised_at"]), reverse=True)
+        return list(itertools.islice(newest, self.size))
 
     async def store(self, conn: asyncpg.Connection, events: list[AlertRaised]) -> int:
         """Store alerts not seen before (call in the inbox's transaction); returns how many are new."""
@@ -105,5 +127,6 @@ class AlertFeed:
         now = time.time()
         fresh = [alert_dict(r, round(max(0.0, now - r["received_at"]), 3)) for r in reversed(rows) if r["alert_id"] not in known]
         for alert in fresh:
-            self.recent.appendleft(alert)
+            self.by_unit[alert["unit_id"]].appendleft(alert)
+            self.city.appendleft(alert)
         return fresh

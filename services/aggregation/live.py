@@ -60,7 +60,7 @@ class Live:
             "latest": [activity(e) for e in self.totals.latest(view.scope)[:20]],
             "returns": return_rows(self.board.board, pairs, self.campaign),
             "completeness": completeness(self.board.board, pairs),
-            "alerts": [a for a in self.feed.recent if view.sees_unit(a["unit_id"])],
+            "alerts": self.feed.visible(view),
             "clock": self.clock.to_dict(),
             "next_deadline": next_deadline(self.campaign, self.clock.now()),
             **self.totals.freshness(),

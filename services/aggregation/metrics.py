@@ -16,3 +16,6 @@ LAG_SECONDS = Gauge(
 )
 STREAM_CLIENTS = Gauge("qm_aggregation_stream_clients", "Clients connected to /v1/stream")
 BACKLOG = Gauge("qm_aggregation_backlog_records", "Records on the broker not yet processed (last progress check)")
+REFUSED = Counter(
+    "qm_aggregation_requests_refused_total", "Requests refused (4xx, 503), by status and first issue code", ["status", "code"]
+)

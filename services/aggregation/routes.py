@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Literal
 from urllib.parse import quote
 
@@ -12,14 +13,15 @@ from services.aggregation import circular, export, snapshots
 from services.aggregation.totals import unscale
 from services.aggregation.visibility import View
 from shared.auth import Principal
+from shared.openapi import errors
 from shared.refdata import metrics
-from shared.web import ApiError, issue, principal
+from shared.web import ApiError, issue, principal, principal_or_query_token
 
 router = APIRouter()
-AUTH_RESPONSES = {401: {"description": "Missing, unknown or revoked token: `{\"issues\": [...]}`"}}
+AUTH_RESPONSES = errors(401, 503)
 
 
-@router.get("/v1/totals", responses=AUTH_RESPONSES)
+@router.get("/v1/totals", responses={**AUTH_RESPONSES, **errors(422)})
 async def get_totals(
     request: Request,
     by: Literal["district", "unit", "focus_area", "day"] | None = None,
@@ -33,8 +35,11 @@ async def get_totals(
     return {"by": by, "groups": totals.by(view.scope, by), **totals.freshness()}
 
 
-@router.get("/v1/stream", responses=AUTH_RESPONSES, response_class=StreamingResponse)
-async def stream(request: Request, caller: Principal = Depends(principal)):
+_EVENTS = {200: {"description": "Server-Sent Events (docs/integration.md)", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/v1/stream", responses={**_EVENTS, **AUTH_RESPONSES}, response_class=StreamingResponse)
+async def stream(request: Request, caller: Principal = Depends(principal_or_query_token)):
     """Server-Sent Events: a snapshot, then coalesced totals, returns and alerts (at most 10 per second)."""
     live = request.app.state.live
     return StreamingResponse(
@@ -44,9 +49,16 @@ async def stream(request: Request, caller: Principal = Depends(principal)):
     )
 
 
-OFFICE_ONLY = {**AUTH_RESPONSES, 403: {"description": "Not an office token"}}
-NOT_FOUND = {404: {"description": "No such snapshot (or metric): `{\"issues\": [...]}`"}}
+OFFICE_ONLY = {**AUTH_RESPONSES, **errors(403, 422)}
+NOT_FOUND = errors(404)
 Format = Literal["json", "md", "docx"]
+_SNAPSHOT_ID = re.compile(r"[0-9a-f]{32}")  # snapshots.take: uuid4().hex
+# `?format=` chooses the media type of the answer: declared, so clients and fuzzers expect each.
+CIRCULAR = {200: {"description": "The circular: JSON, or a file with `format=md|docx`", "content": {
+    "application/json": {"schema": {"type": "object"}},
+    "text/markdown": {"schema": {"type": "string"}},
+    export.DOCX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+}}}
 
 
 def _office(caller: Principal) -> None:
@@ -66,7 +78,7 @@ async def _answer(circular_doc: dict, fmt: Format, name: str) -> Response | dict
     return Response(body, media_type=media_type, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
 
 
-@router.get("/v1/report/circular", responses=OFFICE_ONLY)
+@router.get("/v1/report/circular", responses={**CIRCULAR, **OFFICE_ONLY})
 async def circular_draft(request: Request, format: Format = "json", caller: Principal = Depends(principal)):
     """The draft circular (通报) from the current reports, in the 2022 structure; `format=md|docx` downloads it."""
     _office(caller)
@@ -95,13 +107,16 @@ async def list_snapshots(request: Request, caller: Principal = Depends(principal
 
 
 async def _pinned(request: Request, snapshot_id: str) -> snapshots.Snapshot:
-    found = await snapshots.find(request.app.state.pool, request.app.state.campaign.year, snapshot_id)
+    # Not an id we could have issued (wrong form, NUL, megabytes): not found, without a query.
+    found = None
+    if _SNAPSHOT_ID.fullmatch(snapshot_id):
+        found = await snapshots.find(request.app.state.pool, request.app.state.campaign.year, snapshot_id)
     if found is None:
         raise ApiError(404, issue("not_found.snapshot", f"No snapshot {snapshot_id!r} in this campaign.", "本次活动没有该通报快照。", "snapshot_id"))
     return found
 
 
-@router.get("/v1/report/circular/snapshots/{snapshot_id}", responses={**OFFICE_ONLY, **NOT_FOUND})
+@router.get("/v1/report/circular/snapshots/{snapshot_id}", responses={**CIRCULAR, **OFFICE_ONLY, **NOT_FOUND})
 async def get_snapshot(request: Request, snapshot_id: str, format: Format = "json", caller: Principal = Depends(principal)):
     """The circular drafted from a snapshot's pinned reports: the live draft's shape; `format=md|docx` downloads it."""
     _office(caller)

@@ -181,5 +181,11 @@ async def save_alerts(pool: asyncpg.Pool, alerts: list[dict]) -> set[str]:
 
 
 async def latest_alerts(pool: asyncpg.Pool, limit: int) -> list[dict]:
-    rows = await pool.fetch(f"SELECT {_ALERT_COLUMNS} FROM alert_feed ORDER BY raised_at DESC LIMIT $1", limit)
+    """The newest `limit` alerts of every unit (and of none: city-wide), newest first overall."""
+    rows = await pool.fetch(
+        f"""SELECT {_ALERT_COLUMNS} FROM (
+                SELECT *, row_number() OVER (PARTITION BY unit_id ORDER BY raised_at DESC, alert_id) AS nth FROM alert_feed
+            ) newest WHERE nth <= $1 ORDER BY raised_at DESC, alert_id""",
+        limit,
+    )
     return [dict(r) for r in rows]

@@ -38,8 +38,8 @@ class View:
         """Returns and alerts of a unit (None: a city-wide alert such as a milestone)."""
         if self.city_wide:
             return True
-        if unit_id is None:
-            return self.role == "unit"
+        if unit_id is None:  # city-wide, for every reader, as GET /v1/alerts shows it
+            return True
         if self.role == "district":
             unit = units().get(unit_id)
             return unit is not None and unit.district_id == self.unit_id

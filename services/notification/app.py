@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.notification import contacts, handlers
+from services.notification import contacts, handlers, metrics
 from services.notification.delivery import Deliverer, DeliveryConfig
 from services.notification.handlers import EventHandler
 from services.notification.outbox import Outbox
@@ -97,7 +97,10 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     def ready() -> bool:
         return app.state.caught_up.is_set() and app.state.scheduler.ticks > 0
 
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"deadlines": ready})
+    app = create_api(
+        SERVICE, lifespan=lifespan, readiness={"deadlines": ready}, bootstrap_servers=settings.kafka_bootstrap_servers,
+        refused=metrics.REFUSED,
+    )
     app.include_router(router)
     return app
 

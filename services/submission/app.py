@@ -8,10 +8,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.submission import verdicts
+from services.submission import metrics, verdicts
 from services.submission.metrics import OutcomeCounter
 from services.submission.outbox import OutboxRelay
-from services.submission.ratelimit import TokenBuckets
+from services.submission.ratelimit import SharedBuckets
 from services.submission.routes import router
 from shared import auth, db, inbox, kafka, topics
 from shared.epoch import BrokerEpoch
@@ -39,10 +39,10 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         state = app.state
         state.settings, state.clock, state.campaign = settings, settings.clock(), settings.campaign()
-        state.limiter = TokenBuckets(settings.rate_per_s, settings.rate_burst)
         state.pool = await db.create_pool(settings.database_url, max_size=settings.pool_size)
         await auth.migrate(state.pool)
         await db.migrate(state.pool, SERVICE, MIGRATIONS)
+        state.limiter = SharedBuckets(state.pool, settings.rate_per_s, settings.rate_burst)
         await inbox.migrate(state.pool)
         await kafka.ensure_topics(settings)
         state.producer = kafka.new_producer(settings)
@@ -67,10 +67,11 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
             await state.producer.stop()
             await state.pool.close()
 
-    async def database_ready() -> bool:
-        return await app.state.pool.fetchval("SELECT true")
-
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"database": database_ready})
+    # Ready without the broker: the outbox keeps accepting reports and the relay publishes them once
+    # the broker is back, so a load balancer must keep sending units here through a broker outage.
+    app = create_api(
+        SERVICE, lifespan=lifespan, readiness={"database": lambda: db.reachable(app.state.pool)}, refused=metrics.REFUSED
+    )
     app.add_middleware(OutcomeCounter)
     app.include_router(router)
     return app

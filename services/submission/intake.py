@@ -2,19 +2,48 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-from shared.events import ActivityReport, Issue
+from shared.events import ActivityReport, Issue, StoredText
 from shared.refdata import metrics
 
 MAX_REPORTS = 500
 MAX_VERSION = 2**31 - 1  # versions are stored as PostgreSQL int
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# Far above any plausible figure (validation's out_of_range starts at 10^6), far below what breaks
+# storage: 2^63 (bigint of hundredths), 2^64 (orjson), PostgreSQL numeric's exponent range.
+METRIC_LIMIT = 10**15
+
+
+def metric_value(value: object) -> int | Decimal:
+    """A metric as the contract says: a JSON number, nothing else ("5", "５", "1_000" or true are not),
+    finite and below METRIC_LIMIT; integers stay integers, fractions become exact decimals."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise PydanticCustomError("number.type", "must be a JSON number, not {kind}", {"kind": type(value).__name__})
+    if isinstance(value, float):
+        # repr: the shortest text that reads back as this float, i.e. what was sent
+        value = Decimal(repr(value)) if math.isfinite(value) else Decimal("Infinity")
+    if not (isinstance(value, int) or value.is_finite()) or abs(value) >= METRIC_LIMIT:
+        raise PydanticCustomError("number.out_of_range", "must be a finite number below {limit}", {"limit": METRIC_LIMIT})
+    return value
+
+
+DoorMetricValue = Annotated[int | Decimal, PlainValidator(metric_value), WithJsonSchema({"type": "number"})]
+
+
+class ReportIn(ActivityReport):
+    """A REPORT as a unit sends it: the contract's ActivityReport, with metric values held to JSON
+    numbers (the event on the wire keeps decimals as strings, so the shared model must accept those)."""
+
+    metrics: dict[str, DoorMetricValue] = Field(default_factory=dict)
 
 
 class ReportsRequest(BaseModel):
@@ -22,8 +51,8 @@ class ReportsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: str | None = None
-    reports: Annotated[list[ActivityReport], Field(min_length=1, max_length=MAX_REPORTS)]
+    unit_id: StoredText | None = None
+    reports: Annotated[list[ReportIn], Field(min_length=1, max_length=MAX_REPORTS)]
 
 
 class ReturnRequest(BaseModel):
@@ -31,9 +60,9 @@ class ReturnRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: str | None = None
-    period_id: Annotated[str, Field(max_length=32)]
-    note: Annotated[str, Field(max_length=2000)] = ""
+    unit_id: StoredText | None = None
+    period_id: Annotated[StoredText, Field(max_length=32)]
+    note: Annotated[StoredText, Field(max_length=2000)] = ""
 
 
 @dataclass(frozen=True)
@@ -61,8 +90,6 @@ def report_problems(reports: list[ActivityReport]) -> list[Problem]:
     known = metrics()
     out: list[Problem] = []
     for i, r in enumerate(reports):
-        if "\x00" in r.report_id:
-            out.append(Problem("schema", f"reports.{i}.report_id", "report_id must not contain NUL characters.", "report_id 不能包含空字符。"))
         if r.version > MAX_VERSION:
             out.append(Problem("schema", f"reports.{i}.version", f"version must be at most {MAX_VERSION}.", f"version 不能大于 {MAX_VERSION}。"))
         out.extend(

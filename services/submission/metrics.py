@@ -13,6 +13,9 @@ PUBLISH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 PUBLISHED = Counter("qm_submission_published_total", "Outbox records acknowledged by the broker.")
+REFUSED = Counter(
+    "qm_submission_requests_refused_total", "Requests refused (4xx, 503), by status and first issue code", ["status", "code"]
+)
 REQUEUED = Counter("qm_submission_requeued_total", "Outbox records re-queued after a broker reset.")
 
 _BY_STATUS = {

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from services.submission import metrics
-from shared import topics
+from shared import db, topics
 
 log = logging.getLogger(__name__)
 MARKED_FOR_S = 1.0
@@ -60,14 +60,14 @@ class OutboxRelay:
             except BrokerNotMarked:
                 await asyncio.sleep(0.2)
                 continue
-            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("outbox relay: broker unavailable (%s); will retry", exc)
-                await self._close_admin()
-                await asyncio.sleep(0.5)
-                continue
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox relay: database unavailable (%s); will retry", exc)
-                await asyncio.sleep(1.0)
+            except (KafkaError, OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if await self._database_at_fault(exc):
+                    log.warning("outbox relay: database unavailable (%r); will retry", exc)
+                    await asyncio.sleep(1.0)
+                else:
+                    log.warning("outbox relay: broker unavailable (%r); will retry", exc)
+                    await self._close_admin()
+                    await asyncio.sleep(0.5)
                 continue
             await self._refresh_depth()
             if sent < self.batch_size:
@@ -76,6 +76,14 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_s):
                         await self.wakeup.wait()
+
+    async def _database_at_fault(self, exc: BaseException) -> bool:
+        # A refused connection (OSError) or a timeout may come from either side: ask the database.
+        if isinstance(exc, KafkaError):
+            return False
+        if isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError)):
+            return True
+        return not await db.reachable(self.pool)
 
     async def publish_batch(self) -> int:
         async with self.lock, self.pool.acquire() as conn, conn.transaction():

@@ -16,6 +16,7 @@ from services.submission.wire import submitted_batch
 from shared.auth import Principal
 from shared.events import ReturnFiled, new_id
 from shared.refdata import units
+from shared.openapi import errors, json_body
 from shared.web import ApiError, issue, principal, validation_issues
 
 router = APIRouter()
@@ -25,8 +26,8 @@ _SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 async def limited(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
-    """The caller, if its unit has not used up its request rate (token bucket per unit)."""
-    wait = request.app.state.limiter.allow(who.unit_id)
+    """The caller, if its unit has not used up its request rate (token bucket per unit, shared by replicas)."""
+    wait = await request.app.state.limiter.allow(who.unit_id)
     if wait:
         raise ApiError(
             429,
@@ -56,6 +57,12 @@ def _claim_key(key: str | None) -> str | None:
     if key is not None and not intake.valid_idempotency_key(key):
         raise ApiError(400, issue("idempotency.key_invalid", "Idempotency-Key must be 1-255 visible ASCII characters.", "Idempotency-Key 须为 1 至 255 个可见 ASCII 字符。", "Idempotency-Key"))
     return key
+
+
+def _json_only(request: Request) -> None:
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        raise ApiError(415, issue("body.media_type", "Send the body as JSON with Content-Type: application/json.", "请求体须为 JSON，并设置 Content-Type: application/json。", "Content-Type"))
 
 
 async def _read_body(request: Request) -> bytes:
@@ -100,18 +107,17 @@ async def _admit(request: Request, who: Principal, idempotency_key: str | None, 
     """What both submitting endpoints check first: role, key, size, shape, unit; then the key, body and model."""
     _may_submit(who)
     key = _claim_key(idempotency_key)
+    _json_only(request)
     raw = await _read_body(request)
     body = _parse(model, raw)
     _same_unit(who, body.unit_id)
     return key, raw, body
 
 
-def _body_doc(model: type[BaseModel]) -> dict:
-    # The body is read by hand (size limit, contract-shaped errors); this keeps it in the OpenAPI.
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+SUBMIT_ERRORS = errors(400, 401, 403, 409, 413, 415, 422, 429, 503)
 
 
-@router.post("/v1/reports", status_code=202, openapi_extra=_body_doc(ReportsRequest))
+@router.post("/v1/reports", status_code=202, openapi_extra=json_body(ReportsRequest), responses=SUBMIT_ERRORS)
 async def submit_reports(
     request: Request,
     who: Annotated[Principal, Depends(limited)],
@@ -131,7 +137,7 @@ async def submit_reports(
     return _answer(request, result, answer, claim)
 
 
-@router.post("/v1/returns", status_code=202, openapi_extra=_body_doc(ReturnRequest))
+@router.post("/v1/returns", status_code=202, openapi_extra=json_body(ReturnRequest), responses=SUBMIT_ERRORS)
 async def file_return(
     request: Request,
     who: Annotated[Principal, Depends(limited)],
@@ -161,7 +167,7 @@ def _may_read(who: Principal, unit_id: str) -> bool:
     return unit_id == who.unit_id
 
 
-@router.get("/v1/submissions/{submission_id}")
+@router.get("/v1/submissions/{submission_id}", responses=errors(401, 404, 429, 503))
 async def submission_status(submission_id: str, request: Request, who: Annotated[Principal, Depends(limited)]):
     found = None
     if _SUBMISSION_ID.fullmatch(submission_id):

@@ -61,7 +61,10 @@ def create_app(settings: ValidationSettings) -> FastAPI:
     def ready() -> bool:
         return not any(t.done() for t in app.state.tasks) and app.state.inbox.ready()
 
-    app = create_api(SERVICE, lifespan=lifespan, readiness={"stream": ready})
+    app = create_api(
+        SERVICE, lifespan=lifespan, readiness={"stream": ready},
+        bootstrap_servers=settings.kafka_bootstrap_servers, refused=telemetry.REFUSED,
+    )
     app.state.rules = ctx
     return app
 

@@ -18,6 +18,10 @@ REPLAYED = Counter("qm_validation_replayed", "Stored verdicts re-published after
 for _verdict in ("accepted", "accepted_with_warnings", "rejected"):
     VERDICTS.labels(_verdict)
 
+REFUSED = Counter(
+    "qm_validation_requests_refused_total", "Requests refused (4xx, 503), by status and first issue code", ["status", "code"]
+)
+
 
 def observe(outcome: Outcome, seconds: float) -> None:
     PROCESSING.observe(seconds)

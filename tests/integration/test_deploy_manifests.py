@@ -172,6 +172,23 @@ def test_k8s_has_a_deployment_and_service_per_service_with_probes_and_shared_con
     assert config["KAFKA_BOOTSTRAP_SERVERS"].split(":")[0] in by_kind["Service"]
 
 
+def test_k8s_runs_every_service_as_replicas_kept_through_disruptions_and_scales_the_intake():
+    docs = [d for p in sorted((ROOT / "k8s").glob("*.yaml")) if p.name != "kustomization.yaml" for d in k8s_documents(p.read_text())]
+    by_kind: dict[str, dict[str, dict]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    for name in SERVICES:
+        deployment = by_kind["Deployment"][name]["spec"]
+        assert deployment["replicas"] >= 2, name
+        assert deployment.get("strategy", {}).get("type", "RollingUpdate") == "RollingUpdate", name
+        budget = by_kind["PodDisruptionBudget"][name]["spec"]
+        assert budget["selector"] == deployment["selector"] and budget["minAvailable"] >= 1
+    for name in ("submission", "validation"):
+        hpa = by_kind["HorizontalPodAutoscaler"][name]["spec"]
+        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert 2 <= hpa["minReplicas"] < hpa["maxReplicas"]
+
+
 def test_one_image_holds_every_package_installed_non_editable_and_listens_beyond_loopback():
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     joined = dockerfile.replace("\\\n", " ")  # continuation lines

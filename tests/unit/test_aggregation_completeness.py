@@ -71,6 +71,6 @@ def test_views_by_role():
     office, district, unit = View("office", "office"), View("district", "pudong"), View("unit", "samr")
     assert (office.scope, district.scope, unit.scope) == ("all", "district:pudong", "unit:samr")
     assert (district.headline_scope, unit.headline_scope) == ("district:pudong", "all")
-    assert district.sees_unit("pudong") and not district.sees_unit("samr") and not district.sees_unit(None)
+    assert district.sees_unit("pudong") and not district.sees_unit("samr") and district.sees_unit(None)
     assert unit.sees_unit("samr") and unit.sees_unit(None) and not unit.sees_unit("pudong")
     assert district.sees_activity("samr", "pudong") and not district.sees_activity("pudong", "xuhui")

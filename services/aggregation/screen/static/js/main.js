@@ -71,10 +71,24 @@ function trendDays(state, ref, now) {
   return days;
 }
 
+// The token arrives in the address (?token=, as `qm run` prints it); keep it for this tab only and take
+// it out of the address bar, history and anything copied from it. A reload finds it in sessionStorage.
+function takeToken() {
+  const url = new URL(window.location.href);
+  const fromUrl = url.searchParams.get("token");
+  if (fromUrl) {
+    try { sessionStorage.setItem("qm.token", fromUrl); } catch (e) { /* storage off: the page still works until a reload */ }
+    url.searchParams.delete("token");
+    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+    return fromUrl;
+  }
+  try { return sessionStorage.getItem("qm.token") || ""; } catch (e) { return ""; }
+}
+
 async function main() {
   fitStage();
   window.addEventListener("resize", fitStage);
-  const token = new URLSearchParams(window.location.search).get("token") || "";
+  const token = takeToken();
   if (!token) $("lost-banner").textContent = "链接缺少 ?token= 参数，无法读取实时数据";
   const ref = lookups(await loadRefdata());
   if (ref.raw.campaign.title_zh) $("title").textContent = `${ref.raw.campaign.title_zh} · 实时数据`;
