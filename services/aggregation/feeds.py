@@ -89,9 +89,12 @@ class AlertFeed:
         return deque(maxlen=self.size)
 
     async def load(self) -> None:
+        self._fill(await store.latest_alerts(self.pool, self.size))
+
+    def _fill(self, rows: list[dict]) -> None:
         self.by_unit.clear()
         self.city.clear()
-        for row in await store.latest_alerts(self.pool, self.size):  # newest first
+        for row in rows:  # newest first
             alert = alert_dict(row)
             self.by_unit[alert["unit_id"]].append(alert)
             if len(self.city) < self.size:
@@ -121,12 +124,10 @@ class AlertFeed:
         return len(new)
 
     async def reload(self) -> list[dict]:
-        """Read the newest alerts again; returns those this replica has not shown yet, oldest first."""
-        rows = await store.latest_alerts(self.pool, self.recent.maxlen or 50)
-        known = {a["id"] for a in self.recent}
+        """Read the newest alerts again (any replica may have stored some); returns those this replica
+        had not shown yet, oldest first."""
+        rows = await store.latest_alerts(self.pool, self.size)
+        known = {a["id"] for a in self.city} | {a["id"] for alerts in self.by_unit.values() for a in alerts}
+        self._fill(rows)
         now = time.time()
-        fresh = [alert_dict(r, round(max(0.0, now - r["received_at"]), 3)) for r in reversed(rows) if r["alert_id"] not in known]
-        for alert in fresh:
-            self.by_unit[alert["unit_id"]].appendleft(alert)
-            self.city.appendleft(alert)
-        return fresh
+        return [alert_dict(r, round(max(0.0, now - r["received_at"]), 3)) for r in reversed(rows) if r["alert_id"] not in known]

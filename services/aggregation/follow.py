@@ -1,5 +1,6 @@
 """Every replica follows what any replica stored: a PostgreSQL NOTIFY (sent when a fold commits)
-wakes it, and a slow periodic look covers a notification lost with a connection."""
+wakes it, and a slow periodic look covers a notification lost with a connection (the totals by
+change number every few seconds, the returns board and alert feed every tenth look)."""
 from __future__ import annotations
 
 import asyncio
@@ -54,6 +55,7 @@ class Follower:
                 conn = await asyncpg.connect(self.dsn)
                 await conn.add_listener(CHANNEL, self._notified)
                 self.dirty.update(("totals", "returns", "alerts"))  # whatever happened while not listening
+                looks = 0
                 while True:
                     self.wake.clear()  # before the sync: a change committed during it wakes the next one
                     await self.sync()
@@ -61,7 +63,9 @@ class Follower:
                         async with asyncio.timeout(self.every_s):
                             await self.wake.wait()
                     except TimeoutError:
-                        self.dirty.update(("returns", "alerts"))
+                        looks += 1
+                        if looks % 10 == 0:
+                            self.dirty.update(("returns", "alerts"))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: listen again when it is back
