@@ -34,7 +34,9 @@ async def test_each_viewer_gets_its_own_newest_alerts_and_milestones_stay(databa
         events = [_alert(0, None, "milestone")] + [_alert(1 + i, "pudong") for i in range(17)]
         events += [_alert(100 + i, others[i % len(others)]) for i in range(60)]
         for i in range(0, len(events), 10):
-            await feed.apply(events[i : i + 10])
+            async with pool.acquire() as conn, conn.transaction():
+                await feed.store(conn, events[i : i + 10])
+            await feed.reload()
 
         restarted = AlertFeed(pool)
         await restarted.load()
