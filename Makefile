@@ -32,8 +32,13 @@ browser:
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
+# The single-report load comes from Debian's wrk (compiled, cheap on the cores it shares with the stack).
 bench: setup
-	$(BIN)/python -m benchmarks
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian wrk for the benchmark's load"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .qm .pytest_cache test-artifacts

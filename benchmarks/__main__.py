@@ -12,36 +12,52 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import latency, memory, raw_kafka, rebuild, throughput
+from benchmarks import history, latency, memory, raw_kafka, rebuild, throughput
 from benchmarks.workload import unit_ids
 from deploy.simulator.player import issue_tokens
 from deploy.stack import Stack
 
 SIZES = {  # quick: a smoke run of a minute or two; full: what benchmarks/README.md reports
-    "quick": {"reports": 20_000, "latency_s": 5, "raw_records": 50_000, "ledger_rows": 100_000},
-    "full": {"reports": 200_000, "latency_s": 30, "raw_records": 200_000, "ledger_rows": 1_000_000},
+    "quick": {"reports": 20_000, "latency_s": 5, "raw_records": 50_000, "ledger_rows": 100_000, "history_reports": 60_000},
+    "full": {"reports": 200_000, "latency_s": 30, "raw_records": 200_000, "ledger_rows": 1_000_000, "history_reports": 2_000_000},
 }
 
 
-def _log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+def _log(message: str, results: dict | None = None, step: str | None = None) -> None:
+    load = os.getloadavg()
+    print(f"[bench {time.strftime('%H:%M:%S')} load {load[0]:.1f}] {message}", file=sys.stderr, flush=True)
+    if results is not None and step:  # the machine's load when each step began: the numbers move with it
+        results["machine"].setdefault("load_avg_at_step_start", {})[step] = [round(x, 2) for x in load]
+        _save(results)
+
+
+_OUT: list[Path] = []  # --out: the results so far are written there at every step, so a cut run leaves them
+
+
+def _save(results: dict) -> None:
+    for path in _OUT:
+        path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
 
 
 async def _measure(stack: Stack, sizes: dict, results: dict) -> None:
     tokens, office = await issue_tokens(stack.database_url, unit_ids())
-    _log(f"(b) latency at 200 reports/s for {sizes['latency_s']} s")
+    _log(f"(b) latency at 200 reports/s for {sizes['latency_s']} s", results, "b")
     results["b_submit_to_stream_latency"] = await latency.submit_to_stream(stack, tokens["pudong"], office, 200, sizes["latency_s"])
-    _log("(b') the same at 20 reports/s, for what one request costs when nothing queues")
+    _log("(b') the same at 20 reports/s, for what one request costs when nothing queues", results, "b20")
     results["b_latency_at_20_per_s"] = await latency.submit_to_stream(stack, tokens["huangpu"], office, 20, sizes["latency_s"])
-    _log(f"(a) end-to-end throughput, {sizes['reports']:,} reports")
+    _log(f"(a) end-to-end throughput, {sizes['reports']:,} reports", results, "a")
     results["a_end_to_end_throughput"] = await throughput.end_to_end(stack, tokens, office, sizes["reports"])
     results["d_rss_after_throughput_mb"] = memory.stack_memory(stack)
-    _log(f"(c) raw aiokafka produce+consume, {sizes['raw_records']:,} records")
+    _log(f"(c) raw aiokafka produce+consume, {sizes['raw_records']:,} records", results, "c")
     results["c_raw_aiokafka"] = await raw_kafka.produce_and_consume(stack.kafka_bootstrap, sizes["raw_records"])
     raw = results["c_raw_aiokafka"]["produce_and_consume_records_per_s"]
     e2e = results["a_end_to_end_throughput"]["end_to_end_reports_per_s"]
     results["a_over_c_ratio"] = round(e2e / raw, 3) if raw else None
-    _log(f"cold rebuild from {sizes['ledger_rows']:,} stored reports")
+    if n := sizes["history_reports"]:
+        _log(f"(e) cost per report with history, {n:,} reports", results, "e")
+        results["e_cost_with_history"] = await history.rate_with_history(stack, tokens, n, first=min(100_000, max(10_000, n // 20)), late_from=n // 2)
+        results["d_rss_after_history_mb"] = memory.stack_memory(stack)
+    _log(f"cold rebuild from {sizes['ledger_rows']:,} stored reports", results, "rebuild")
     fill = await rebuild.fill_ledger(stack.database_url, max(0, sizes["ledger_rows"] - await _ledger_rows(stack)))
     results["cold_rebuild"] = {**fill, **await rebuild.time_rebuild(stack.database_url)}
 
@@ -62,7 +78,10 @@ def main() -> None:
     for name in SIZES["full"]:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs) afterwards")
+    parser.add_argument("--out", type=Path, help="also write the results there, updated at every step")
     args = parser.parse_args()
+    if args.out:
+        _OUT.append(args.out)
     sizes = dict(SIZES["quick" if args.quick else "full"])
     sizes.update({k: v for k in sizes if (v := getattr(args, k)) is not None})
     workdir = Path(tempfile.mkdtemp(prefix="qm-bench-"))
@@ -88,6 +107,7 @@ def main() -> None:
         stack.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    _save(results)
     print(json.dumps(results, indent=2, ensure_ascii=False))
 
 

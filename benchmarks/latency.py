@@ -6,12 +6,19 @@ is visible when the streamed city-wide `activities` reaches base + i.
 from __future__ import annotations
 
 import asyncio
+import resource
+import shutil
+import signal
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import orjson
 
+from benchmarks.cpu import CpuWindow
+from benchmarks.probes import commits
 from benchmarks.workload import report
 
 
@@ -33,79 +40,112 @@ async def _follow(url: str, office: str, seen: list[tuple[float, int]], ready: a
                             event = line[6:].strip()
                         elif line.startswith("data:") and event in ("snapshot", "totals"):
                             totals = orjson.loads(line[5:]).get("totals") or {}
-                            seen.append((time.perf_counter(), int(totals.get("activities", 0))))
+                            seen.append((time.time(), int(totals.get("activities", 0))))
                             ready.set()
             except httpx.HTTPError as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(0.1)
 
 
+WRK_SCRIPT = Path(__file__).with_name("single_reports.lua")
+
+
+def _wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise RuntimeError("wrk is missing: `apt-get install -y wrk` (make bench installs it)")
+    return found
+
+
+async def _start_wrk(url: str, token: str, bodies_file: Path, rate: float, start: float, n: int, connections: int):
+    """wrk, one thread: compiled, so the load costs little of the cores it shares with the stack."""
+    return await asyncio.create_subprocess_exec(
+        _wrk(), "-t1", f"-c{connections}", f"-d{int(n / rate + 60)}s", "--timeout", "30s", "-s", str(WRK_SCRIPT), url,
+        "--", token, str(bodies_file), str(rate), f"{start:.6f}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _finish_wrk(proc, began: float, before) -> dict:
+    """wrk runs for its whole -d even when done: SIGINT ends it early, and it still prints its result."""
+    await asyncio.sleep(1.0)  # the last answers follow their commits by a few ms
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+    out, err = await proc.communicate()
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next((x for x in out.decode().splitlines() if x.startswith("QMRESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no result (rc {proc.returncode}): {err.decode()[-500:]}")
+    result = orjson.loads(line[len("QMRESULT "):])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["cpu_share_of_one_core"] = round(cpu / wall, 3)
+    return result
+
+
 async def submit_to_stream(stack, token: str, office: str, rate: float = 200, seconds: float = 20) -> dict:
     submission, stream_url = stack.url("submission"), f"{stack.url('aggregation')}/v1/stream"
     n = int(rate * seconds)
-    prefix = f"lat{int(time.time())}"
-    bodies = [orjson.dumps({"reports": [report(prefix, i)]}) for i in range(n)]
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    prefix = f"lat{int(time.time())}r{int(rate)}"
     seen: list[tuple[float, int]] = []
     ready = asyncio.Event()
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60, pool=None), limits=limits) as client:
-        follower = asyncio.create_task(_follow(stream_url, office, seen, ready, errors))
-        try:
-            await asyncio.wait_for(ready.wait(), 15)
-        except TimeoutError:
-            follower.cancel()
-            return {"error": "no snapshot on /v1/stream within 15 s"}
-        base = seen[-1][1]
-        sent_at: list[float] = [0.0] * n
-        statuses: list[int] = []
-
-        in_flight = asyncio.Semaphore(32)  # bounded: a queue inside the HTTP client's pool costs quadratic CPU
-        answered: list[float] = []
-
-        async def post(i: int) -> None:
-            async with in_flight:
-                try:
-                    answer = await client.post(f"{submission}/v1/reports", content=bodies[i], headers=headers)
-                    statuses.append(answer.status_code)
-                    answered.append((time.perf_counter() - sent_at[i]) * 1000)
-                except httpx.HTTPError as exc:
-                    errors.append(f"POST: {type(exc).__name__}: {exc}")
-
-        start = time.perf_counter()
-        posts = []
-        for i in range(n):
-            # Open loop: latency counts from when the report was due to leave, so a system that falls
-            # behind is charged for the queue it causes (no coordinated omission).
-            sent_at[i] = start + i / rate
-            delay = sent_at[i] - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            posts.append(asyncio.create_task(post(i)))
-        await asyncio.gather(*posts)
-        deadline = time.perf_counter() + 30
-        while (not seen or seen[-1][1] < base + n) and time.perf_counter() < deadline:
-            await asyncio.sleep(0.05)
+    follower = asyncio.create_task(_follow(stream_url, office, seen, ready, errors))
+    try:
+        await asyncio.wait_for(ready.wait(), 15)
+    except TimeoutError:
         follower.cancel()
+        return {"error": "no snapshot on /v1/stream within 15 s"}
+    base = seen[-1][1]
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
+        f.write(b"\n".join(orjson.dumps({"reports": [report(prefix, i)]}) for i in range(n)) + b"\n")
+        bodies_file = Path(f.name)
+    # Report i is due at start + i/rate (open loop): latency counts from then, so a system that falls
+    # behind is charged for the queue it causes (no coordinated omission).
+    start = time.time() + 0.5
+    commits_before = await commits(stack.database_url)
+    window = CpuWindow(stack).start()
+    before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    wrk = await _start_wrk(f"{submission}/v1/reports", token, bodies_file, rate, start, n, connections=min(256, max(16, int(rate))))
+    try:
+        deadline = start + n / rate + 60
+        while (not seen or seen[-1][1] < base + n) and time.time() < deadline and wrk.returncode is None:
+            await asyncio.sleep(0.05)
+        cpu = window.stop()
+        committed = await commits(stack.database_url) - commits_before
+        sent = await _finish_wrk(wrk, began, before)
+    finally:
+        follower.cancel()
+        bodies_file.unlink(missing_ok=True)
+        if wrk.returncode is None:
+            wrk.kill()
     latencies, j = [], 0
     for i in range(n):
         while j < len(seen) and seen[j][1] < base + i + 1:
             j += 1
         if j < len(seen):
-            latencies.append((seen[j][0] - sent_at[i]) * 1000)
+            latencies.append((seen[j][0] - (start + i / rate)) * 1000)
     return {
         "rate_per_s": rate,
         "reports": n,
         "seen_on_stream": len(latencies),
-        "http_202": statuses.count(202),
+        "http_202": sent["answered"] - sent["non_202"],
         "p50_ms": round(_percentile(latencies, 0.50), 1) if latencies else None,
         "p99_ms": round(_percentile(latencies, 0.99), 1) if latencies else None,
         "max_ms": round(max(latencies), 1) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-        "http_answer_p50_ms": round(_percentile(answered, 0.50), 1) if answered else None,
-        "http_answer_p99_ms": round(_percentile(answered, 0.99), 1) if answered else None,
+        # wrk times each answer from its request's write; send_late_max_ms says how far behind the
+        # schedule any write went (near 0: the answer times are the open-loop ones too).
+        "http_answer_p50_ms": round(sent["p50_ms"], 1),
+        "http_answer_p99_ms": round(sent["p99_ms"], 1),
+        "http_answer_max_ms": round(sent["max_ms"], 1),
+        "send_late_max_ms": sent["send_late_max_ms"],
+        "load_generator": "wrk, 1 thread, Lua script, open loop",
+        "load_generator_cpu_share": sent["cpu_share_of_one_core"],
+        "cpu_share_by_process": cpu,
+        "cpu_ms_per_report": window.ms_per(n),
+        "postgresql_commits_per_report": round(committed / n, 2),
         "stream_messages": len(seen),
-        "errors": sorted(set(errors))[:5],
-        "stream_drops": sum(1 for e in errors if not e.startswith("POST")),
+        "errors": sorted(set(errors))[:5] + ([f"socket errors: {sent['socket_errors']}"] if any(sent["socket_errors"].values()) else []),
+        "stream_drops": len(errors),
     }

@@ -8,25 +8,8 @@ import httpx
 import orjson
 
 from benchmarks.workload import batches
-from shared import db
-
-# Where each stage leaves its mark in PostgreSQL: sampled to show which stage bounds the whole.
-STAGES = {
-    "submission_relayed": "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL",
-    "validation_decided": "SELECT count(*) FROM verdicts",
-    "aggregation_stored": "SELECT count(*) FROM ledger",
-}
-
-
-async def _stage_counts(pool) -> dict[str, int | None]:
-    out = {}
-    for name, sql in STAGES.items():
-        try:
-            out[name] = await pool.fetchval(sql)
-        except Exception:  # a table another version of a service names differently: not sampled
-            out[name] = None
-    return out
-
+from benchmarks.cpu import CpuWindow
+from benchmarks.probes import commits, stage_counts
 
 async def city_activities(client: httpx.AsyncClient, aggregation: str, office: str) -> int:
     answer = await client.get(f"{aggregation}/v1/totals", headers={"Authorization": f"Bearer {office}"})
@@ -41,10 +24,9 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
     # Bodies are encoded up front: the client shares the 2 cores with the system it measures.
     bodies = [(units[i % len(units)], orjson.dumps({"reports": b})) for i, b in enumerate(batches(f"tp{int(time.time())}", count, batch))]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    pool = await db.create_pool(stack.database_url)
-    stage_base = await _stage_counts(pool)
     stage_done: dict[str, float] = {}
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client, httpx.AsyncClient(timeout=10) as probe:
+        stage_base = await stage_counts(probe, stack)
         base = await city_activities(client, aggregation, office)
         semaphore = asyncio.Semaphore(concurrency)
         refused = 0
@@ -61,18 +43,32 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
                     await asyncio.sleep(0.2)
                 answer.raise_for_status()
 
+        async def sample_stages(once: bool = False) -> None:
+            # Every 0.25 s, from the first request on: three small /metrics reads (the scrape costs
+            # the services little, and the parsing costs this process little).
+            while len(stage_done) < len(stage_base):
+                for name, value in (await stage_counts(probe, stack)).items():
+                    if value is not None and name not in stage_done and value - (stage_base[name] or 0) >= count:
+                        stage_done[name] = round(time.perf_counter() - started, 2)
+                if once:
+                    return
+                await asyncio.sleep(0.25)
+
+        commits_before = await commits(stack.database_url)
+        window = CpuWindow(stack).start()
         started = time.perf_counter()
+        sampler = asyncio.create_task(sample_stages())
         await asyncio.gather(*(post(u, b) for u, b in bodies))
         accepted = time.perf_counter()
         seen = base
         while seen < base + count and time.perf_counter() - started < timeout:
             await asyncio.sleep(0.1)
             seen = await city_activities(client, aggregation, office)
-            for name, value in (await _stage_counts(pool)).items():
-                if value is not None and name not in stage_done and value - (stage_base[name] or 0) >= count:
-                    stage_done[name] = round(time.perf_counter() - started, 2)
         done = time.perf_counter()
-    await pool.close()
+        cpu = window.stop()
+        sampler.cancel()
+        await sample_stages(once=True)  # a counter may follow the totals by a moment
+        committed = await commits(stack.database_url) - commits_before
     return {
         "reports": count,
         "batch_size": batch,
@@ -84,4 +80,7 @@ async def end_to_end(stack, tokens: dict[str, str], office: str, count: int, bat
         "complete": seen >= base + count,
         "retried_requests": refused,
         "stage_done_after_s": stage_done,
+        "cpu_share_by_process": cpu,
+        "cpu_ms_per_report": window.ms_per(count),
+        "postgresql_commits_per_report": round(committed / count, 3),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -75,7 +76,35 @@ async def revoke_tokens(pool: asyncpg.Pool, unit_id: str, token: str | None = No
 async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
     if len(token) > 512:  # no token of ours is that long; do not hash megabytes per request
         return None
-    row = await pool.fetchrow(
-        "SELECT unit_id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", hash_token(token)
-    )
-    return Principal(row["unit_id"], row["role"], token_id(token)) if row else None
+    return await _lookup(pool, hash_token(token))
+
+
+async def _lookup(pool: asyncpg.Pool, digest: str) -> Principal | None:
+    row = await pool.fetchrow("SELECT unit_id, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", digest)
+    return Principal(row["unit_id"], row["role"], digest[:12]) if row else None
+
+
+class TokenCache:
+    """Tokens seen valid in the last `ttl_s` seconds, by hash: a request then costs no PostgreSQL
+    round trip for its caller (measured: one of ~11 per single-report request, issue 13). A revoked
+    token therefore stops working within `ttl_s` in every service; unknown tokens are not cached."""
+
+    def __init__(self, ttl_s: float = 1.0, max_entries: int = 10_000):
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._valid: dict[str, tuple[Principal, float]] = {}
+
+    async def authenticate(self, pool: asyncpg.Pool, token: str) -> Principal | None:
+        if len(token) > 512:
+            return None
+        digest, now = hash_token(token), time.monotonic()
+        hit = self._valid.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        found = await _lookup(pool, digest)
+        if found is None:
+            self._valid.pop(digest, None)
+            return None
+        if len(self._valid) >= self.max_entries:  # many distinct callers: start over rather than grow
+            self._valid.clear()
+        self._valid[digest] = (found, now + self.ttl_s)
+        return found

@@ -5,7 +5,7 @@ upcaster in `decode`. Wire format: UTF-8 JSON (pydantic), decimals as strings.
 """
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -32,7 +32,8 @@ StoredText = Annotated[str, AfterValidator(_storable)]
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, as uuid4().hex gave, at a quarter of its cost (one per event).
+    return os.urandom(16).hex()
 
 
 class Contract(BaseModel):

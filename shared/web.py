@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import db, kafka
-from shared.auth import VIEWER_READS, Principal, authenticate
+from shared.auth import VIEWER_READS, Principal, TokenCache
 from shared.openapi import mount_docs
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,11 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
 async def _principal(request: Request, presented: str | None) -> Principal:
     if not presented:
         raise ApiError(401, issue("unauthorized", "Send Authorization: Bearer <token>.", "请在 Authorization 头中提供 Bearer 令牌。"))
-    found = await authenticate(request.app.state.pool, presented)
+    state = request.app.state
+    tokens = getattr(state, "token_cache", None)
+    if tokens is None:  # one per app: apps in one process may use different databases
+        tokens = state.token_cache = TokenCache()
+    found = await tokens.authenticate(state.pool, presented)
     if found is None:
         raise ApiError(401, issue("unauthorized", "Unknown or revoked token.", "令牌无效或已被吊销。"))
     if found.role == "viewer" and (request.method, request.url.path) not in VIEWER_READS:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class AggregationSettings(CommonSettings):
     model_config = service_config(SERVICE)
     port: int = DEFAULT_PORTS[SERVICE]
-    batch_size: int = 2000
+    batch_size: int = 5000  # per-batch costs dominate at a rush (issue 13; see validation)
     stream_interval_s: float = 0.1  # at most 10 messages per second per client
     keepalive_s: float = 15.0
     stall_after_s: float = 30.0  # records waiting and nothing processed this long: not ready

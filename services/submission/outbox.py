@@ -16,6 +16,7 @@ from services.submission import metrics
 from shared import db, topics
 
 log = logging.getLogger(__name__)
+MARKED_FOR_S = 1.0
 
 
 class BrokerNotMarked(Exception):
@@ -47,6 +48,7 @@ class OutboxRelay:
         self.published = 0
         self._admin: AIOKafkaAdminClient | None = None
         self._depth_at = 0.0
+        self._marked_at: float | None = None  # when the broker was last seen marked
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -120,6 +122,7 @@ class OutboxRelay:
                 "UPDATE outbox SET published_at = NULL WHERE topic = ANY($1::text[]) AND published_at IS NOT NULL",
                 [topics.RETURNS_FILED.name, topics.REPORTS_SENT_BACK.name],
             )
+            self._marked_at = None  # the broker is new: wait for its marker again
         count = int(reports.split()[-1]) + int(returns.split()[-1])
         metrics.REQUEUED.inc(count)
         log.info("outbox relay: broker reset; %d records re-queued", count)
@@ -138,6 +141,13 @@ class OutboxRelay:
             metrics.OUTBOX_DEPTH.set(await self.depth())
 
     async def _broker_marked(self) -> bool:
+        # Asking the broker costs a round trip and Tansu's CPU on every batch (one per single-report
+        # request, issue 13): a positive answer holds for a second, and any error forgets it. A broker
+        # that restarted inside that second may get one batch before its replay; the replay publishes
+        # pending reports again and consumers are idempotent, so that is a duplicate, never a loss.
+        if self._marked_at is not None and time.monotonic() - self._marked_at < MARKED_FOR_S:
+            return True
+        self._marked_at = None
         if self._admin is None:
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=5000)
             try:
@@ -148,9 +158,13 @@ class OutboxRelay:
                 raise
             self._admin = admin
         async with asyncio.timeout(5):
-            return self.epoch_marker in await self._admin.list_topics()
+            marked = self.epoch_marker in await self._admin.list_topics()
+        if marked:
+            self._marked_at = time.monotonic()
+        return marked
 
     async def _close_admin(self) -> None:
+        self._marked_at = None
         admin, self._admin = self._admin, None
         if admin is not None:
             try:

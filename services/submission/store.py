@@ -88,48 +88,39 @@ async def save_reports(
 
     async def work(conn: asyncpg.Connection) -> Saved:
         await _claim(conn, unit_id, claim, answer)
-        await conn.execute("INSERT INTO submissions (submission_id, unit_id, kind) VALUES ($1, $2, 'reports')", submission_id, unit_id)
+        # Two statements (with BEGIN and COMMIT, four round trips) whatever the batch size: a single
+        # report's request is dominated by round trips, and COPY costs one more each to look up columns.
         fresh = {
             r["report_id"]
             for r in await conn.fetch(
-                """INSERT INTO report_versions AS rv (unit_id, report_id, version)
+                """WITH head AS (INSERT INTO submissions (submission_id, unit_id, kind) VALUES ($4, $1, 'reports'))
+                   INSERT INTO report_versions AS rv (unit_id, report_id, version)
                    SELECT $1, r, v FROM unnest($2::text[], $3::int[]) AS t(r, v) ORDER BY r
                    ON CONFLICT (unit_id, report_id) DO UPDATE SET version = EXCLUDED.version
                    WHERE rv.version < EXCLUDED.version
                    RETURNING report_id""",
-                unit_id, [c[0] for c in candidates], [c[1] for c in candidates],
+                unit_id, [c[0] for c in candidates], [c[1] for c in candidates], submission_id,
             )
         }
         publish = [newest[r.report_id] == i and r.report_id in fresh for i, r in enumerate(reports)]
-        await conn.copy_records_to_table(
-            "submission_reports",
-            columns=["submission_id", "position", "report_id", "version", "event_id", "state"],
-            records=[
-                (submission_id, i, r.report_id, r.version, event_id, "pending" if ok else "accepted")
-                for i, (r, event_id, ok) in enumerate(zip(reports, event_ids, publish))
-            ],
+        stale = [i for i, ok in enumerate(publish) if not ok]
+        # The record key comes from the envelope (the registry keys this topic by unit_id).
+        spec = topics.REPORTS_SUBMITTED
+        key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
+        await conn.execute(
+            """WITH report_rows AS (
+                   INSERT INTO submission_reports (submission_id, position, report_id, version, event_id, state, issues)
+                   SELECT $1, p, r, v, e, CASE WHEN ok THEN 'pending' ELSE 'accepted' END, coalesce(i::jsonb, '[]')
+                   FROM unnest($2::int[], $3::text[], $4::int[], $5::text[], $6::bool[], $7::text[]) AS t(p, r, v, e, ok, i))
+               INSERT INTO outbox (topic, key, value, event_id)
+               SELECT $8, $9, val, e FROM unnest($5::text[], $6::bool[], $10::bytea[]) WITH ORDINALITY AS t(e, ok, val, n)
+               WHERE ok ORDER BY n""",
+            submission_id, list(range(len(reports))), [r.report_id for r in reports], [r.version for r in reports],
+            event_ids, publish,
+            [None if ok else orjson.dumps([stale_issue(reports[i])]).decode() for i, ok in enumerate(publish)],
+            spec.name, key, batch.values,
         )
-        if stale := [i for i, ok in enumerate(publish) if not ok]:
-            # COPY has no binary jsonb encoder here; stale reports are rare, so a second statement.
-            await conn.execute(
-                """UPDATE submission_reports r SET issues = s.issues::jsonb
-                   FROM unnest($2::int[], $3::text[]) AS s(position, issues)
-                   WHERE r.submission_id = $1 AND r.position = s.position""",
-                submission_id, stale, [orjson.dumps([stale_issue(reports[i])]).decode() for i in stale],
-            )
-        if published := sum(publish):
-            # The record key comes from the envelope (the registry keys this topic by unit_id).
-            spec = topics.REPORTS_SUBMITTED
-            key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
-            await conn.copy_records_to_table(
-                "outbox",
-                columns=["topic", "key", "value", "event_id"],
-                records=[
-                    (spec.name, key, value, event_id)
-                    for event_id, value, ok in zip(event_ids, batch.values, publish)
-                    if ok
-                ],
-            )
+        published = len(reports) - len(stale)
         return Saved(published=published, stale=len(reports) - published)
 
     return await _transact(pool, unit_id, claim, work)

@@ -23,7 +23,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class ValidationSettings(CommonSettings):
     model_config = service_config(SERVICE)
     port: int = DEFAULT_PORTS[SERVICE]
-    batch_size: int = 1000
+    # Up to 5,000 records a batch: per-batch round trips and commits are the cost at a deadline rush
+    # (issue 13: 0.60 -> 0.50 ms of CPU per report and 1.8x the rate with 500-report requests).
+    batch_size: int = 5000
     # QM_VALIDATION_RULES_FILE: a YAML merged over the packaged rules.yaml (codes, severities, messages, thresholds).
     rules_file: Path | None = None
 
