@@ -39,6 +39,9 @@ class NotificationSettings(CommonSettings):
     delivery_backoff_max_s: float = Field(600.0, gt=0)
     delivery_timeout_s: float = Field(5.0, gt=0)
     tick_max_s: float = Field(1.0, gt=0)  # the scheduler looks at the clock at least this often (real seconds)
+    # QM_NOTIFICATION_FETCH_WAIT_MS: how long a filing may wait on the broker; 500 ms is 14 campaign
+    # hours at a 100,000x test clock, longer than a reminder's margin there.
+    fetch_wait_ms: int = Field(500, ge=1)
 
     def channels(self) -> tuple[str, ...]:
         return ("webhook", "email") if self.smtp_host else ("webhook",)
@@ -77,7 +80,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
             outbox, state.clock, state.campaign, scheduler, settings.channels(), on_alerts=deliverer.wake.set
         )
         state.epoch = BrokerEpoch(settings)
-        state.inbox = handlers.inbox(settings, state.pool, state.producer, state.epoch, handler)
+        state.inbox = handlers.inbox(settings, state.pool, state.producer, state.epoch, handler, settings.fetch_wait_ms)
         state.caught_up = state.inbox.caught_up
         tasks = [
             asyncio.create_task(state.epoch.watch(), name="broker-epoch"),

@@ -68,11 +68,13 @@ class EventHandler:
 
 
 def inbox(
-    settings: CommonSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer, epoch: BrokerEpoch, handler: EventHandler
+    settings: CommonSettings, pool: asyncpg.Pool, producer: AIOKafkaProducer, epoch: BrokerEpoch, handler: EventHandler,
+    fetch_wait_ms: int = 500,
 ) -> Inbox:
     return Inbox(
         GROUP, settings, pool, producer, epoch, TOPICS, handler,
         dead_letters=topics.DEAD_LETTERS["notification"], after_commit=handler.after_commit,
-        # Alerts are not on the live path: a half-second fetch wait instead of 10 ms polling when idle.
-        consumer_options={"fetch_max_wait_ms": 500},
+        # Alerts are not on the live path: a half-second fetch wait instead of 10 ms polling when idle
+        # (Tansu holds every fetch that long, so a fast campaign clock needs it shorter).
+        consumer_options={"fetch_max_wait_ms": fetch_wait_ms},
     )

@@ -22,6 +22,8 @@ def test_accelerated_campaign_ends_exactly_as_planned(make_stack, database_url):
         "QM_CLOCK_START": "2022-09-01T00:00:00+08:00",
         "QM_CLOCK_SPEED": str(SPEED),
         "QM_CLOCK_ANCHOR": str(time.time() + STARTUP_LEAD_S),
+        # A campaign hour is 36 ms here: filings must reach the scheduler well within a return's margin.
+        "QM_NOTIFICATION_FETCH_WAIT_MS": "10",
     }
     stack = make_stack(env=env)
     endpoints = Endpoints(stack.url("submission"), stack.url("aggregation"), stack.url("notification"))
