@@ -33,9 +33,8 @@ def pg_server():
     shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture
-def database_url(pg_server):
-    """A new, empty database on the session's server."""
+def new_database(pg_server: str) -> str:
+    """A new, empty database on the server at `pg_server` (its maintenance database's URL)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
 
     async def create():
@@ -46,8 +45,13 @@ def database_url(pg_server):
             await conn.close()
 
     asyncio.run(create())
-    base, _, _ = pg_server.rpartition("/")
-    return f"{base}/{name}"
+    return f"{pg_server.rpartition('/')[0]}/{name}"
+
+
+@pytest.fixture
+def database_url(pg_server):
+    """A new, empty database on the session's server."""
+    return new_database(pg_server)
 
 
 @pytest.fixture

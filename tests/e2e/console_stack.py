@@ -1,31 +1,14 @@
 """One whole stack for a module of console tests (starting it takes ~20 s; the tests share it)."""
 from __future__ import annotations
 
-import asyncio
-import uuid
 from pathlib import Path
-
-import asyncpg
 
 from deploy.embedded import EmbeddedBroker, free_port
 from deploy.stack import Stack
+from tests.conftest import new_database
 
 # Week 2 of the campaign: W1 is overdue and escalated for every unit that has not filed.
 CLOCK = {"QM_CLOCK_START": "2022-09-12T10:00:00+08:00", "QM_CLOCK_SPEED": "1"}
-
-
-def new_database(pg_server: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-
-    async def create():
-        conn = await asyncpg.connect(pg_server)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return f"{pg_server.rpartition('/')[0]}/{name}"
 
 
 def start(workdir: Path, pg_server: str, env: dict[str, str]) -> tuple[Stack, EmbeddedBroker]:
