@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from email import message_from_bytes, policy
 
 import asyncpg
 import httpx
@@ -20,17 +19,9 @@ from deploy.embedded import free_port
 from shared.export import read_rows
 from tests.e2e.console_stack import start
 from tests.helpers import issue_token, report, wait_until
+from tests.integration.test_notification_delivery import Mailbox
 
 BY = (None, "district", "unit", "focus_area", "day")
-
-
-class Mailbox:
-    def __init__(self):
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
 
 
 @pytest.fixture(scope="module")
