@@ -111,13 +111,17 @@ class Inbox:
         self.last_progress = time.monotonic()
         self.caught_up = asyncio.Event()  # set once everything assigned at start has been read
         self._backlog: dict[TopicPartition, int] = {}  # a partition's end when first seen: the start's backlog
-        self._epoch_seen: str | None = None
+        self._epoch_seen: str | None = None  # the epoch whose logs the assigned partitions are positioned in
+        self._letters_epoch: str | None = None  # the epoch the dead letters were last published to
         self._restarts = LogRestarts()
         self._outage = False
         # Held while a batch is handled: a rebalance reads tracking records only once it is stored.
         self._batch_lock = asyncio.Lock()
         self._assignments = 0  # counts rebalances: a batch fetched before one is read again, not handled
-        self._positions: dict[tuple[str, int], tuple[str | None, int]] = {}  # (topic, partition) -> tracked (epoch, next)
+        # (topic, partition) -> (epoch, next offset to handle): what is handled, or where reading resumes.
+        self._positions: dict[tuple[str, int], tuple[str | None, int]] = {}
+        self._gaps: dict[tuple[str, int], int] = {}  # partitions sent back once to a position the log no longer holds
+        self._resume_failed = False
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -126,7 +130,8 @@ class Inbox:
         while True:
             consumer = None
             try:
-                self._epoch_seen = await self._read_epoch()
+                self._adopt(await self._read_epoch())
+                self._letters_epoch = self._letters_epoch or self._epoch_seen
                 consumer = new_consumer(
                     self.settings, group_id=self.group, max_poll_records=self.batch_size, **self.consumer_options
                 )
@@ -161,13 +166,19 @@ class Inbox:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         checked = 0.0
         while True:
+            if self._resume_failed:
+                self._resume_failed = False
+                raise RuntimeError("positions of newly assigned partitions unknown")
             epoch, assignments = self._epoch_seen, self._assignments
             fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
             records = [r for tp, batch in fetched.items() for r in self._unhandled(consumer, tp, batch, epoch)]
             if records:
                 async with self._batch_lock:
                     if assignments != self._assignments:
-                        continue  # positions were reset since this fetch: those records come again
+                        # A rebalance or rewind moved the positions while this fetch was under way, and
+                        # the fetch may have read past them: read again from where handling resumes.
+                        self._send_back(consumer, fetched)
+                        continue
                     await self.process(records, epoch)
                 # Only what this batch read: committing every assigned position could carry a position
                 # of a forgotten log onto a restarted broker, where the next owner would resume from it.
@@ -180,14 +191,16 @@ class Inbox:
     async def _check(self, consumer: AIOKafkaConsumer) -> None:
         """Restart detection, lag, and whether the backlog present at start has been read."""
         assigned = list(consumer.assignment())
-        if self.epoch.current != self._epoch_seen:
-            self._epoch_seen = self.epoch.current
-            self._restarts = LogRestarts()  # the new logs' ends are the new baselines
+        current = self.epoch.current
+        if current != self._epoch_seen:
+            self._adopt(current)
             if assigned:
                 REWINDS.labels(self.group, "epoch").inc(len(assigned))
                 log.warning("%s inbox: new broker epoch; reading %d partitions from their start", self.group, len(assigned))
                 await self._rewind(consumer, assigned)
+        if current != self._letters_epoch:
             await self.replay_dead_letters()
+            self._letters_epoch = current
             return
         if not assigned:
             return
@@ -201,6 +214,14 @@ class Inbox:
         behind = False
         for tp, end in ends.items():
             position = await consumer.position(tp)
+            known = self._positions.get((tp.topic, tp.partition))
+            if known is not None and known[0] == self._epoch_seen and position > known[1]:
+                # Nothing fetched is unhandled between batches: a position past the known one skipped records.
+                log.warning("%s inbox: %s/%s at %d, past unhandled records from %d; reading those",
+                            self.group, tp.topic, tp.partition, position, known[1])
+                REWINDS.labels(self.group, "gap").inc()
+                consumer.seek(tp, known[1])
+                position = known[1]
             LAG.labels(self.group, tp.topic, tp.partition).set(max(0, end - position))
             # Against the end first seen, not the moving one: under steady load a consumer is always
             # a little behind the newest record, yet it has read what was waiting when it started.
@@ -208,17 +229,44 @@ class Inbox:
         if not behind:
             self.caught_up.set()
 
+    def _adopt(self, epoch: str | None) -> None:
+        """The assigned partitions are now positioned in `epoch`'s logs."""
+        if epoch != self._epoch_seen:
+            self._epoch_seen = epoch
+            self._restarts = LogRestarts()  # the new logs' ends are the new baselines
+
     def _unhandled(self, consumer: AIOKafkaConsumer, tp: TopicPartition, batch: list, epoch: str | None) -> list:
-        """The records of `batch` past the tracked position. aiokafka may apply its own offset reset
-        (from the group's committed offset) after a rebalance listener's seek, and send a consumer back
-        to records it handled: those are skipped, and the consumer is sent forward again."""
-        known = self._positions.get((tp.topic, tp.partition))
-        if not batch or known is None or known[0] != epoch or batch[0].offset >= known[1]:
+        """The records of `batch` from the known position on. A consumer sent back to records it
+        handled (aiokafka may apply the group's committed offset after a listener's seek) skips them
+        and is sent forward again; one that jumped past unhandled records is sent back to them."""
+        key = (tp.topic, tp.partition)
+        known = self._positions.get(key)
+        if not batch or known is None or known[0] != epoch or batch[0].offset == known[1]:
+            self._gaps.pop(key, None)
             return batch
+        if batch[0].offset > known[1]:
+            if self._gaps.get(key) == known[1]:
+                # Sent back once already and the log starts later (compacted or expired): nothing lies between.
+                self._gaps.pop(key)
+                return batch
+            log.warning("%s inbox: %s/%s read from %d, past unhandled records from %d; reading those",
+                        self.group, tp.topic, tp.partition, batch[0].offset, known[1])
+            REWINDS.labels(self.group, "gap").inc()
+            self._gaps[key] = known[1]
+            consumer.seek(tp, known[1])
+            return []
         fresh = [r for r in batch if r.offset >= known[1]]
         if not fresh:
             consumer.seek(tp, known[1])
         return fresh
+
+    def _send_back(self, consumer: AIOKafkaConsumer, fetched: dict) -> None:
+        """Seek the partitions of a dropped fetch back to their known positions."""
+        assigned = consumer.assignment()
+        for tp in fetched:
+            known = self._positions.get((tp.topic, tp.partition))
+            if known is not None and tp in assigned:
+                consumer.seek(tp, known[1])
 
     async def _rewind(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         """Read `partitions` from their start, and say so to the group too: a rebalance before the
@@ -226,7 +274,7 @@ class Inbox:
         starts = await consumer.beginning_offsets(partitions)
         for tp, start in starts.items():
             consumer.seek(tp, start)
-            self._positions.pop((tp.topic, tp.partition), None)
+            self._positions[(tp.topic, tp.partition)] = (self._epoch_seen, start)
         self._assignments += 1  # what was fetched before the rewind is read again, not handled
         await self._commit(starts)
 
@@ -422,17 +470,20 @@ class _Resume(ConsumerRebalanceListener):
                     "SELECT topic, partition, next_offset FROM inbox_tracking WHERE consumer_group = $1 AND epoch = $2",
                     inbox.group, inbox.epoch.current or "",
                 )
+                tracked = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+                untracked = [tp for tp in assigned if tp not in tracked]
+                # Explicit offsets: seek_to_beginning only requests a reset, which aiokafka may apply
+                # after a fetch already handed out, and the same records would come twice.
+                if untracked:
+                    tracked.update(await consumer.beginning_offsets(untracked))
             except (asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("%s inbox: epoch or tracking records unreadable (%r); resuming from Kafka's offsets", inbox.group, exc)
+                # Kafka's committed offsets are no fallback (a restarted broker may hold positions of
+                # the log it forgot): this consumer is replaced, and its successor joins again.
+                log.warning("%s inbox: epoch or tracking records unreadable (%r); rejoining", inbox.group, exc)
+                inbox._resume_failed = True
                 return
-            tracked = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
             inbox._positions = {(tp.topic, tp.partition): (inbox.epoch.current, n) for tp, n in tracked.items()}
-            untracked = [tp for tp in assigned if tp not in tracked]
             for tp in assigned:
-                if tp in tracked:
-                    consumer.seek(tp, tracked[tp])
-            # Explicit offsets: seek_to_beginning only requests a reset, which aiokafka may apply
-            # after a fetch already handed out, and the same records would come twice.
-            if untracked:
-                for tp, start in (await consumer.beginning_offsets(untracked)).items():
-                    consumer.seek(tp, start)
+                consumer.seek(tp, tracked[tp])
+            # Every partition is positioned in the current epoch's logs: no rewind for a change seen here.
+            inbox._adopt(inbox.epoch.current)

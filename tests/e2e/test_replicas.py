@@ -8,7 +8,6 @@ import asyncio
 import signal
 
 import httpx
-import pytest
 
 from deploy.stack import SERVICES, instance_name
 from tests.e2e.test_aggregation_restart import UNITS, assert_exact, sse_frames
@@ -16,10 +15,6 @@ from tests.e2e.test_broker_restart import Posters, _fetchval, every_report_judge
 from tests.helpers import issue_token, wait_until
 
 
-# Known defect, issue 12 left open: on the last runs some verdicts never reached one of the two
-# aggregation or notification replicas after the replica kill and the broker restart (validation had
-# judged every report). Kept running so that the fix shows as XPASS.
-@pytest.mark.xfail(reason="with two replicas, a broker restart can leave some verdicts unread (issue 12)", strict=False)
 def test_two_replicas_of_everything_survive_a_replica_kill_and_a_broker_restart(make_stack, broker, database_url):
     stack = make_stack(replicas=2, timeout=150)
     tokens = {u: issue_token(database_url, u) for u in UNITS}
