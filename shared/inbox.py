@@ -90,6 +90,7 @@ class Inbox:
         *,
         dead_letters: topics.TopicSpec,
         after_commit: Callable[[Any], Awaitable[None]] | None = None,
+        unsent: Callable[[], Awaitable[Any]] | None = None,
         decoders: dict[str, Callable[[bytes], Any]] | None = None,
         batch_size: int = 1000,
         max_attempts: int = 5,
@@ -100,6 +101,7 @@ class Inbox:
     ):
         self.group, self.settings, self.pool, self.producer, self.epoch = group, settings, pool, producer, epoch
         self.specs, self.handle, self.after_commit, self.dead_letters = tuple(specs), handle, after_commit, dead_letters
+        self.unsent = unsent
         self.decoders = {s.name: (lambda raw, t=s.value_type: decode(t, raw)) for s in self.specs}
         self.decoders.update(decoders or {})
         self.batch_size, self.max_attempts = batch_size, max_attempts
@@ -126,7 +128,13 @@ class Inbox:
     # -- the loop ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Consume for ever; a consumer that fails (broker gone) is replaced."""
+        """Consume for ever; a consumer that fails (broker gone) is replaced.
+
+        First, what a predecessor committed but died before publishing: its records are tracked as
+        handled and will not come again, so `after_commit` will never run for them."""
+        await self._until_done(self.publish_dead_letters)
+        if self.unsent is not None:
+            await self._until_done(self.unsent)
         while True:
             consumer = None
             try:

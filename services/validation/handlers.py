@@ -110,18 +110,25 @@ async def mark_emitted(pool: asyncpg.Pool, outcome: Outcome) -> None:
 
 async def republish(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
     """After a broker reset (Tansu forgets everything), send every stored verdict and dead letter
-    again, in the order decided; each page counts as emitted once the broker acknowledged it."""
+    again, in the order decided."""
     await store.forget_emitted(pool)
+    sent = await publish_unsent(pool, producer)
+    log.info("validation: re-published %d stored verdicts and dead letters after a broker reset", sent)
+    return sent
+
+
+async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
+    """Send the stored verdicts and dead letters the broker has not acknowledged, in the order
+    decided; each page counts as emitted once the broker acknowledged it."""
     sent = 0
-    async for page in store.verdict_pages(pool):
+    async for page in store.unsent_verdicts(pool):
         await _send_raw(producer, topics.REPORTS_VALIDATED, [(unit_id, event) for _, unit_id, event in page])
         await store.mark_emitted(pool, [event_id for event_id, _, _ in page])
         sent += len(page)
-    async for page in store.dead_letter_pages(pool):
+    async for page in store.unsent_dead_letters(pool):
         await _send_raw(producer, topics.VALIDATION_DEAD_LETTERS, [(source, event) for _, source, event in page])
         await store.mark_dead_letters_emitted(pool, [event_id for event_id, _, _ in page])
         sent += len(page)
-    log.info("validation: re-published %d stored verdicts and dead letters after a broker reset", sent)
     return sent
 
 

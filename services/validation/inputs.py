@@ -41,5 +41,6 @@ def inbox(
     return Inbox(
         GROUP, settings, pool, producer, epoch, [topics.REPORTS_SUBMITTED], judge,
         dead_letters=topics.VALIDATION_DEAD_LETTERS, after_commit=publish_outcome,
+        unsent=lambda: handlers.publish_unsent(pool, producer),
         decoders={topics.REPORTS_SUBMITTED.name: lambda raw: raw}, batch_size=batch,
     )

@@ -109,20 +109,23 @@ async def forget_emitted(pool: asyncpg.Pool) -> None:
     await pool.execute("UPDATE dead_letters SET emitted = false WHERE emitted")
 
 
-async def _pages(pool: asyncpg.Pool, table: str, columns: tuple[str, ...], page: int):
-    """Every row of `table` in `seq` order, a page at a time, as tuples of `columns`."""
+async def _unsent_pages(pool: asyncpg.Pool, table: str, columns: tuple[str, ...], page: int):
+    """The rows of `table` the broker has not acknowledged, in `seq` order, a page at a time, as
+    tuples of `columns`. (No index on them: read once per start, it would cost every insert.)"""
     last = 0
     while True:
-        rows = await pool.fetch(f"SELECT seq, {', '.join(columns)} FROM {table} WHERE seq > $1 ORDER BY seq LIMIT $2", last, page)
+        rows = await pool.fetch(
+            f"SELECT seq, {', '.join(columns)} FROM {table} WHERE seq > $1 AND NOT emitted ORDER BY seq LIMIT $2", last, page
+        )
         if not rows:
             return
         last = rows[-1]["seq"]
         yield [tuple(r[c] for c in columns) for r in rows]
 
 
-def verdict_pages(pool: asyncpg.Pool, page: int = 5000):
-    """Every stored verdict in the order decided, a page at a time: [(source_event_id, unit_id, event)]."""
-    return _pages(pool, "verdicts", ("source_event_id", "unit_id", "event"), page)
+def unsent_verdicts(pool: asyncpg.Pool, page: int = 5000):
+    """Verdicts not yet acknowledged, in the order decided, a page at a time: [(source_event_id, unit_id, event)]."""
+    return _unsent_pages(pool, "verdicts", ("source_event_id", "unit_id", "event"), page)
 
 
 async def save_dead_letters(conn: asyncpg.Connection, letters: list[DeadLettered]) -> list[DeadLettered]:
@@ -152,6 +155,6 @@ async def mark_dead_letters_emitted(pool: asyncpg.Pool, event_ids: list[str]) ->
         await pool.execute("UPDATE dead_letters SET emitted = true WHERE event_id = ANY($1::text[])", event_ids)
 
 
-def dead_letter_pages(pool: asyncpg.Pool, page: int = 5000):
-    """Every stored dead letter in order, a page at a time: [(event_id, source_topic, event)]."""
-    return _pages(pool, "dead_letters", ("event_id", "source_topic", "event"), page)
+def unsent_dead_letters(pool: asyncpg.Pool, page: int = 5000):
+    """Dead letters not yet acknowledged, in order, a page at a time: [(event_id, source_topic, event)]."""
+    return _unsent_pages(pool, "dead_letters", ("event_id", "source_topic", "event"), page)

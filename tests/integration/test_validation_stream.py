@@ -1,5 +1,6 @@
 """The validation service in-process against a real Tansu broker and PostgreSQL: the rule table,
-redelivery, poison records, metrics and the replay after a broker reset."""
+redelivery, poison records, metrics, the replay after a broker reset and the verdicts a killed
+process left unpublished."""
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,12 @@ import asyncpg
 import httpx
 import pytest
 
-from services.validation.app import ValidationSettings, create_app
-from shared import kafka, topics
-from shared.events import DeadLettered, decode
+from services.validation import handlers
+from services.validation.app import MIGRATIONS, ValidationSettings, create_app
+from services.validation.catalogue import load_catalogue
+from services.validation.rules import RuleContext
+from shared import db, kafka, topics
+from shared.events import DeadLettered, decode, encode
 from tests.helpers import report
 from tests.unit.test_validation_cases import CASES, submitted, unit_of
 
@@ -165,3 +169,25 @@ async def test_verdicts_and_dead_letters_are_published_again_after_the_broker_fo
 async def _get(app, path: str) -> httpx.Response:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://validation") as client:
         return await client.get(path)
+
+
+async def test_a_verdict_stored_but_never_published_is_sent_when_validation_starts(broker, database_url):
+    """A process killed between its commit and its publish: the report is tracked as handled and never
+    comes again, so the next start sends what was stored but never acknowledged by the broker."""
+    settings = ValidationSettings(KAFKA_BOOTSTRAP_SERVERS=_bootstrap(broker), DATABASE_URL=database_url)
+    pool = await db.create_pool(database_url)
+    try:
+        await db.migrate(pool, "validation", MIGRATIONS)
+        ctx = RuleContext(catalogue=load_catalogue(None), campaign=settings.campaign())
+        stranded = submitted("pudong", report("stranded"))
+        await handlers.process(pool, ctx, [handlers.Record(topics.REPORTS_SUBMITTED.name, 0, 0, encode(stranded))])
+        assert await pool.fetchval("SELECT count(*) FROM verdicts WHERE NOT emitted") == 1
+        # The broker lives on (it is the process that died): no reset replay, which would send everything.
+        await kafka.ensure_topics(settings, [topics.TopicSpec(topics.epoch_marker("validation"), DeadLettered, "-", "-")])
+        async with running(broker, database_url) as (app, settings, producer):
+            async with Collector(settings, topics.REPORTS_VALIDATED) as verdicts:
+                (verdict,) = await verdicts.wait_for(lambda seen: seen, what="the stranded verdict")
+            assert verdict.source_event_id == stranded.event_id and verdict.verdict == "accepted"
+            assert await pool.fetchval("SELECT bool_and(emitted) FROM verdicts")
+    finally:
+        await pool.close()
