@@ -52,7 +52,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         clock, campaign = settings.clock(), settings.campaign()
         state.campaign = campaign
         state.totals = Totals(state.pool, campaign.year)
-        board, feed, hub = ReturnBoard(state.pool, campaign), AlertFeed(state.pool), Hub()
+        board, feed, hub = ReturnBoard(state.pool, campaign), AlertFeed(state.pool, campaign.year), Hub()
         await board.load()
         await feed.load()
         state.follower = Follower(settings.database_url, state.totals, board, feed, hub)

@@ -1,5 +1,6 @@
 """The live view's other inputs: the returns board (latest state of every expected return) and
-the alert feed; both persisted in PostgreSQL, so a restart loses neither."""
+the alert feed; both persisted in PostgreSQL, so a restart loses neither, and both of the running
+campaign only (period ids repeat every year)."""
 from __future__ import annotations
 
 import heapq
@@ -30,7 +31,7 @@ class ReturnBoard:
         self.lag_s: float | None = None
 
     async def load(self) -> None:
-        states = await store.load_return_states(self.pool)
+        states = await store.load_return_states(self.pool, self.campaign.year)
         self.board = {p: s for p, s in states.items() if p in self.expected_set}
         if self.board:
             self.as_of = max(s.event_time for s in self.board.values())
@@ -42,14 +43,14 @@ class ReturnBoard:
             ReturnState(e.unit_id, e.period_id, e.status, e.due_at, e.filed_at, e.campaign_time) for e in events
         ]
         changed = fold_states(self.board, states, self.expected_set)
-        await store.save_return_states(conn, list(changed.values()))
+        await store.save_return_states(conn, list(changed.values()), self.campaign.year)
         if changed:
             await projection.announce(conn, "returns", max(e.received_at for e in events))
         return len(changed)
 
     async def reload(self, received_at: float | None = None) -> list[Pair]:
         """Read the board again (any replica may have changed it); returns the pairs that changed."""
-        states = await store.load_return_states(self.pool)
+        states = await store.load_return_states(self.pool, self.campaign.year)
         fresh = {p: s for p, s in states.items() if p in self.expected_set and self.board.get(p) != s}
         self.board.update(fresh)
         if fresh:
@@ -79,8 +80,9 @@ class AlertFeed:
     not news. Kept per unit, so that each viewer gets ITS newest `size`: cutting the city's newest
     first and filtering after left a unit 2 of its 17 alerts, and milestones vanished (issue 16)."""
 
-    def __init__(self, pool: asyncpg.Pool, size: int = 50):
+    def __init__(self, pool: asyncpg.Pool, campaign: int, size: int = 50):
         self.pool = pool
+        self.campaign = campaign
         self.size = size
         self.by_unit: dict[str | None, deque[dict]] = defaultdict(self._newest)  # None: city-wide; newest first
         self.city: deque[dict] = self._newest()  # the office sees every alert
@@ -89,7 +91,7 @@ class AlertFeed:
         return deque(maxlen=self.size)
 
     async def load(self) -> None:
-        self._fill(await store.latest_alerts(self.pool, self.size))
+        self._fill(await store.latest_alerts(self.pool, self.size, self.campaign))
 
     def _fill(self, rows: list[dict]) -> None:
         self.by_unit.clear()
@@ -118,7 +120,7 @@ class AlertFeed:
             }
             for e in events
         }
-        new = await store.save_alerts(conn, list(rows.values()))
+        new = await store.save_alerts(conn, list(rows.values()), self.campaign)
         if new:
             await projection.announce(conn, "alerts", max(rows[i]["received_at"] for i in new))
         return len(new)
@@ -126,7 +128,7 @@ class AlertFeed:
     async def reload(self) -> list[dict]:
         """Read the newest alerts again (any replica may have stored some); returns those this replica
         had not shown yet, oldest first."""
-        rows = await store.latest_alerts(self.pool, self.size)
+        rows = await store.latest_alerts(self.pool, self.size, self.campaign)
         known = {a["id"] for a in self.city} | {a["id"] for alerts in self.by_unit.values() for a in alerts}
         self._fill(rows)
         now = time.time()

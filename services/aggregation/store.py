@@ -1,6 +1,6 @@
 """PostgreSQL for the aggregation service, one statement per batch: the report ledger (the truth
-totals are rebuilt from; each row carries its campaign, and each read stays in one campaign), the
-latest state of every return, and the alert feed."""
+totals are rebuilt from), the latest state of every return, and the alert feed; each row carries
+its campaign, and each read stays in one campaign."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -141,52 +141,55 @@ async def latest_entries(pool: asyncpg.Pool, limit: int, campaign: int) -> list[
     return [_entry(r) for r in rows]
 
 
-async def save_return_states(pool: asyncpg.Pool, states: list[ReturnState]) -> None:
+async def save_return_states(pool: asyncpg.Pool, states: list[ReturnState], campaign: int) -> None:
     if not states:
         return
     await pool.execute(
-        """INSERT INTO return_state (unit_id, period_id, status, rank, due_at, filed_at, event_time)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[],
-                                $6::timestamptz[], $7::timestamptz[])
-           ON CONFLICT (unit_id, period_id) DO UPDATE SET
+        """INSERT INTO return_state (campaign, unit_id, period_id, status, rank, due_at, filed_at, event_time)
+           SELECT $8::int, * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[],
+                                         $6::timestamptz[], $7::timestamptz[])
+           ON CONFLICT (campaign, unit_id, period_id) DO UPDATE SET
              status = excluded.status, rank = excluded.rank, due_at = excluded.due_at,
              filed_at = excluded.filed_at, event_time = excluded.event_time
            WHERE (return_state.rank, return_state.event_time) < (excluded.rank, excluded.event_time)""",
         [s.unit_id for s in states], [s.period_id for s in states], [s.status for s in states],
         [STATUS_RANK[s.status] for s in states], [s.due_at for s in states], [s.filed_at for s in states],
-        [s.event_time for s in states],
+        [s.event_time for s in states], campaign,
     )
 
 
-async def load_return_states(pool: asyncpg.Pool) -> dict[Pair, ReturnState]:
-    rows = await pool.fetch("SELECT unit_id, period_id, status, due_at, filed_at, event_time FROM return_state")
+async def load_return_states(pool: asyncpg.Pool, campaign: int) -> dict[Pair, ReturnState]:
+    rows = await pool.fetch(
+        "SELECT unit_id, period_id, status, due_at, filed_at, event_time FROM return_state WHERE campaign = $1", campaign
+    )
     return {(r["unit_id"], r["period_id"]): ReturnState(**dict(r)) for r in rows}
 
 
 _ALERT_COLUMNS = "alert_id, kind, unit_id, period_id, raised_at, message_zh, message_en, campaign_time, received_at"
 
 
-async def save_alerts(pool: asyncpg.Pool, alerts: list[dict]) -> set[str]:
+async def save_alerts(pool: asyncpg.Pool, alerts: list[dict], campaign: int) -> set[str]:
     """Store alerts not seen before; return the ids that are new (redeliveries are not)."""
     if not alerts:
         return set()
     names = [c.strip() for c in _ALERT_COLUMNS.split(",")]
     rows = await pool.fetch(
-        f"""INSERT INTO alert_feed ({_ALERT_COLUMNS})
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-                                 $7::text[], $8::timestamptz[], $9::float8[])
+        f"""INSERT INTO alert_feed (campaign, {_ALERT_COLUMNS})
+            SELECT $10::int, * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+                                           $7::text[], $8::timestamptz[], $9::float8[])
             ON CONFLICT (alert_id) DO NOTHING RETURNING alert_id""",
-        *([a[n] for a in alerts] for n in names),
+        *([a[n] for a in alerts] for n in names), campaign,
     )
     return {r["alert_id"] for r in rows}
 
 
-async def latest_alerts(pool: asyncpg.Pool, limit: int) -> list[dict]:
-    """The newest `limit` alerts of every unit (and of none: city-wide), newest first overall."""
+async def latest_alerts(pool: asyncpg.Pool, limit: int, campaign: int) -> list[dict]:
+    """The campaign's newest `limit` alerts of every unit (and of none: city-wide), newest first overall."""
     rows = await pool.fetch(
         f"""SELECT {_ALERT_COLUMNS} FROM (
-                SELECT *, row_number() OVER (PARTITION BY unit_id ORDER BY raised_at DESC, alert_id) AS nth FROM alert_feed
+                SELECT *, row_number() OVER (PARTITION BY unit_id ORDER BY raised_at DESC, alert_id) AS nth
+                FROM alert_feed WHERE campaign = $2
             ) newest WHERE nth <= $1 ORDER BY raised_at DESC, alert_id""",
-        limit,
+        limit, campaign,
     )
     return [dict(r) for r in rows]

@@ -1,4 +1,5 @@
-"""The alert store: each alert raised once (by dedup key), queued for delivery, acknowledgeable."""
+"""The alert store: each alert raised once per campaign (by dedup key), queued for delivery,
+acknowledgeable; every read stays in the running campaign (its year)."""
 from __future__ import annotations
 
 import base64
@@ -44,16 +45,19 @@ def to_event(planned: PlannedAlert, now: datetime) -> AlertRaised:
     )
 
 
-async def insert(conn: asyncpg.Connection, planned: list[PlannedAlert], now: datetime, channels: tuple[str, ...]) -> list[AlertRaised]:
-    """Store the alerts not raised before and queue their deliveries (call inside a transaction);
+async def insert(
+    conn: asyncpg.Connection, campaign: int, planned: list[PlannedAlert], now: datetime, channels: tuple[str, ...]
+) -> list[AlertRaised]:
+    """Store the alerts not raised before in this campaign and queue their deliveries (call inside a transaction);
     returns the alerts raised now."""
     fresh = []
     for p in planned:
         a = to_event(p, now)
         inserted = await conn.fetchval(
-            """INSERT INTO alerts (alert_id, dedup_key, kind, unit_id, period_id, raised_at, message_zh, message_en, data, event)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (dedup_key) DO NOTHING RETURNING alert_id""",
+            """INSERT INTO alerts (alert_id, dedup_key, kind, unit_id, period_id, raised_at, message_zh, message_en, data, event, campaign)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (campaign, dedup_key) DO NOTHING RETURNING alert_id""",
             a.alert_id, p.dedup_key, a.kind, a.unit_id, a.period_id, a.raised_at, a.message_zh, a.message_en, a.data, encode(a),
+            campaign,
         )
         if inserted:
             await delivery.enqueue(conn, a.alert_id, a.data.get("recipients", []), channels)
@@ -89,20 +93,20 @@ def parse_cursor(cursor: str) -> tuple[datetime, str] | None:
 
 
 async def list_alerts(
-    pool: asyncpg.Pool, unit_id: str | None, kind: str | None, acked: bool | None, limit: int, visible: list[str] | None,
-    tz: tzinfo | None = None, after: tuple[datetime, str] | None = None,
+    pool: asyncpg.Pool, campaign: int, unit_id: str | None, kind: str | None, acked: bool | None, limit: int,
+    visible: list[str] | None, tz: tzinfo | None = None, after: tuple[datetime, str] | None = None,
 ) -> tuple[list[dict], str | None]:
-    """A page of alerts, newest first, and the cursor of the next page (None on the last one);
+    """A page of the campaign's alerts, newest first, and the cursor of the next page (None on the last one);
     `visible` limits to those units (None: all), alerts about no unit are for everyone."""
     after_at, after_id = after or (None, None)
     rows = await pool.fetch(
         f"""SELECT {_COLUMNS} FROM alerts
-           WHERE ($1::text IS NULL OR unit_id = $1) AND ($2::text IS NULL OR kind = $2)
+           WHERE campaign = $8 AND ($1::text IS NULL OR unit_id = $1) AND ($2::text IS NULL OR kind = $2)
              AND ($3::boolean IS NULL OR (acked_at IS NOT NULL) = $3)
              AND ($5::text[] IS NULL OR unit_id IS NULL OR unit_id = ANY($5))
              AND ($6::timestamptz IS NULL OR raised_at < $6 OR (raised_at = $6 AND alert_id > $7))
            ORDER BY raised_at DESC, alert_id LIMIT $4 + 1""",
-        unit_id, kind, acked, limit, visible, after_at, after_id,
+        unit_id, kind, acked, limit, visible, after_at, after_id, campaign,
     )
     page = rows[:limit]
     following = None
@@ -112,14 +116,15 @@ async def list_alerts(
     return [_view(r, tz) for r in page], following
 
 
-async def get(pool: asyncpg.Pool, alert_id: str, tz: tzinfo | None = None) -> dict | None:
-    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM alerts WHERE alert_id = $1", alert_id)
+async def get(pool: asyncpg.Pool, campaign: int, alert_id: str, tz: tzinfo | None = None) -> dict | None:
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM alerts WHERE alert_id = $1 AND campaign = $2", alert_id, campaign)
     return _view(row, tz) if row else None
 
 
-async def ack(pool: asyncpg.Pool, alert_id: str, by: str, at: datetime, tz: tzinfo | None = None) -> dict | None:
+async def ack(pool: asyncpg.Pool, campaign: int, alert_id: str, by: str, at: datetime, tz: tzinfo | None = None) -> dict | None:
     """Acknowledge once (at campaign time `at`): a repeated ack keeps the first time and person."""
     await pool.execute(
-        "UPDATE alerts SET acked_at = $3, acked_by = $2 WHERE alert_id = $1 AND acked_at IS NULL", alert_id, by, at
+        "UPDATE alerts SET acked_at = $3, acked_by = $2 WHERE alert_id = $1 AND campaign = $4 AND acked_at IS NULL",
+        alert_id, by, at, campaign,
     )
-    return await get(pool, alert_id, tz)
+    return await get(pool, campaign, alert_id, tz)

@@ -69,8 +69,8 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         state.producer = kafka.new_producer(settings)
         await state.producer.start()
         http = httpx.AsyncClient()
-        outbox = Outbox(state.pool, state.producer)
-        deliverer = Deliverer(state.pool, settings.delivery(), http)
+        outbox = Outbox(state.pool, state.producer, state.campaign.year)
+        deliverer = Deliverer(state.pool, settings.delivery(), http, state.campaign.year)
         state.wake_deliveries = deliverer.wake.set
         state.scheduler = scheduler = Scheduler(
             state.pool, outbox, state.clock, state.campaign, units(), settings.channels(),

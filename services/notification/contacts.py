@@ -99,14 +99,14 @@ async def listing(pool: asyncpg.Pool, unit_ids: list[str] | None) -> list[dict]:
     return [found.get(u, {"unit_id": u, "webhook_url": None, "email": []}) for u in wanted]
 
 
-async def deliveries(pool: asyncpg.Pool, status: str | None, unit_ids: list[str] | None, tz) -> list[dict]:
+async def deliveries(pool: asyncpg.Pool, campaign: int, status: str | None, unit_ids: list[str] | None, tz) -> list[dict]:
     rows = await pool.fetch(
         """SELECT d.delivery_id, d.alert_id, d.channel, d.recipient, d.target, d.status, d.attempts, d.last_error,
                   d.next_attempt_at, d.delivered_at, a.kind, a.unit_id, a.message_zh
            FROM deliveries d JOIN alerts a ON a.alert_id = d.alert_id
-           WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text[] IS NULL OR d.recipient = ANY($2))
+           WHERE a.campaign = $3 AND ($1::text IS NULL OR d.status = $1) AND ($2::text[] IS NULL OR d.recipient = ANY($2))
            ORDER BY a.raised_at DESC, d.delivery_id LIMIT 500""",
-        status, unit_ids,
+        status, unit_ids, campaign,
     )
     return [
         {**{k: r[k] for k in ("delivery_id", "alert_id", "channel", "recipient", "target", "status", "attempts",

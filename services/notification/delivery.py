@@ -62,12 +62,13 @@ async def enqueue(conn: asyncpg.Connection, alert_id: str, recipients: list[str]
         )
 
 
-async def cancel_for_return(conn: asyncpg.Connection, unit_id: str, period_id: str) -> None:
-    """A filing makes its pending reminders, overdue notices and escalations moot."""
+async def cancel_for_return(conn: asyncpg.Connection, campaign: int, unit_id: str, period_id: str) -> None:
+    """A filing makes its pending reminders, overdue notices and escalations of this campaign moot."""
     await conn.execute(
         """UPDATE deliveries SET status = 'cancelled' WHERE status = 'pending' AND alert_id IN (
-               SELECT alert_id FROM alerts WHERE unit_id = $1 AND period_id = $2 AND kind IN ('reminder', 'overdue', 'escalation'))""",
-        unit_id, period_id,
+               SELECT alert_id FROM alerts WHERE campaign = $3 AND unit_id = $1 AND period_id = $2
+                 AND kind IN ('reminder', 'overdue', 'escalation'))""",
+        unit_id, period_id, campaign,
     )
 
 
@@ -83,10 +84,11 @@ class DeliveryConfig:
 
 
 class Deliverer:
-    """Works the queue: claims due deliveries, attempts them, records the outcome."""
+    """Works the queue: claims due deliveries, attempts them, records the outcome. Only the running
+    campaign's: another year's reminder is news to nobody now, and it waits for its own campaign."""
 
-    def __init__(self, pool: asyncpg.Pool, config: DeliveryConfig, http: httpx.AsyncClient):
-        self.pool, self.config, self.http = pool, config, http
+    def __init__(self, pool: asyncpg.Pool, config: DeliveryConfig, http: httpx.AsyncClient, campaign: int):
+        self.pool, self.config, self.http, self.campaign = pool, config, http, campaign
         self.wake = asyncio.Event()
 
     async def run(self, idle_max_s: float = 1.0) -> None:
@@ -110,15 +112,18 @@ class Deliverer:
                 FROM alerts a
                 WHERE a.alert_id = d.alert_id AND d.delivery_id IN (
                     SELECT delivery_id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()
+                      AND alert_id IN (SELECT alert_id FROM alerts WHERE campaign = $2)
                     ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
                 RETURNING d.delivery_id, d.channel, d.recipient, d.target, d.attempts, a.event,
                           (SELECT secret FROM webhooks w WHERE w.unit_id = d.recipient AND w.url = d.target) AS secret""",
-            limit,
+            limit, self.campaign,
         )
 
     async def _next_due_in(self, cap: float) -> float:
         seconds = await self.pool.fetchval(
-            "SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now()) FROM deliveries WHERE status = 'pending'"
+            """SELECT EXTRACT(EPOCH FROM min(d.next_attempt_at) - now()) FROM deliveries d JOIN alerts a USING (alert_id)
+               WHERE d.status = 'pending' AND a.campaign = $1""",
+            self.campaign,
         )
         return cap if seconds is None else max(0.01, min(cap, float(seconds)))
 

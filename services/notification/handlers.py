@@ -52,8 +52,8 @@ class EventHandler:
             elif isinstance(event, DeadLettered) and d.topic in _DEAD_LETTERS:
                 planned.append(stalls.dead_letter_alert(_DEAD_LETTERS[d.topic], event))
         if filings:
-            await returns_store.record_filings(conn, filings)
-        fresh = await alerts.insert(conn, planned, self.clock.now(), self.channels)
+            await returns_store.record_filings(conn, self.campaign.year, filings)
+        fresh = await alerts.insert(conn, self.campaign.year, planned, self.clock.now(), self.channels)
         return fresh, bool(filings)
 
     async def after_commit(self, result) -> None:

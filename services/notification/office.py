@@ -46,21 +46,23 @@ async def change_contacts(request: Request, who: Who, unit_id: str, body: contac
 
 @router.get("/v1/deliveries", responses=errors(401, 403, 422, 503))
 async def list_deliveries(request: Request, who: Who, status: Literal["pending", "delivered", "dead", "cancelled"] | None = None):
-    """Webhook and e-mail deliveries of the alerts the token may see, newest first (at most 500)."""
-    tz = ZoneInfo(request.app.state.campaign.timezone)
-    return {"deliveries": await contacts.deliveries(request.app.state.pool, status, visible_units(who), tz)}
+    """Webhook and e-mail deliveries of the campaign's alerts the token may see, newest first (at most 500)."""
+    campaign = request.app.state.campaign
+    tz = ZoneInfo(campaign.timezone)
+    return {"deliveries": await contacts.deliveries(request.app.state.pool, campaign.year, status, visible_units(who), tz)}
 
 
 @router.post("/v1/deliveries/{delivery_id}/retry", status_code=202, responses=errors(401, 403, 404, 422, 503))
 async def retry_delivery(request: Request, who: Who, delivery_id: Annotated[StoredText, Path(max_length=64)]):
-    """A dead delivery goes back in the queue with fresh attempts."""
+    """A dead delivery of the campaign's alerts goes back in the queue with fresh attempts."""
     _office(who, "retry deliveries")
     pool = request.app.state.pool
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             """UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now()
-               WHERE delivery_id = $1 AND status = 'dead' RETURNING alert_id, channel, target""",
-            delivery_id,
+               WHERE delivery_id = $1 AND status = 'dead' AND alert_id IN (SELECT alert_id FROM alerts WHERE campaign = $2)
+               RETURNING alert_id, channel, target""",
+            delivery_id, request.app.state.campaign.year,
         )
         if row is None:
             raise ApiError(404, issue("not_found", "No dead delivery with this id.", "没有该编号的失败投递。"))

@@ -1,6 +1,7 @@
 """Publishes stored transitions and alerts to Kafka once each (emitted flags), and replays them all
 after a broker reset; followers are idempotent, so a replay or a retried flush is harmless.
-Replicas flush side by side: each claims rows (FOR UPDATE SKIP LOCKED) until the broker has them."""
+Replicas flush side by side: each claims rows (FOR UPDATE SKIP LOCKED) until the broker has them.
+Only the running campaign's rows: followers file what they read under their own running campaign."""
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,8 @@ from shared.kafka import publish
 
 
 class Outbox:
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer):
-        self.pool, self.producer = pool, producer
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, campaign: int):
+        self.pool, self.producer, self.campaign = pool, producer, campaign
         self._lock = asyncio.Lock()  # within a process, one flush at a time
 
     async def flush(self) -> int:
@@ -23,10 +24,14 @@ class Outbox:
         another replica is publishing are skipped (locked), not sent twice."""
         async with self._lock, self.pool.acquire() as conn, conn.transaction():
             transitions = await conn.fetch(
-                "SELECT seq, event FROM return_transitions WHERE NOT emitted ORDER BY seq FOR UPDATE SKIP LOCKED"
+                """SELECT seq, event FROM return_transitions WHERE NOT emitted AND campaign = $1
+                   ORDER BY seq FOR UPDATE SKIP LOCKED""",
+                self.campaign,
             )
             raised = await conn.fetch(
-                "SELECT alert_id, event FROM alerts WHERE NOT emitted ORDER BY raised_at, alert_id FOR UPDATE SKIP LOCKED"
+                """SELECT alert_id, event FROM alerts WHERE NOT emitted AND campaign = $1
+                   ORDER BY raised_at, alert_id FOR UPDATE SKIP LOCKED""",
+                self.campaign,
             )
             await self._send(transitions, raised)
             await conn.execute("UPDATE return_transitions SET emitted = true WHERE seq = ANY($1::bigint[])", [r["seq"] for r in transitions])
@@ -34,13 +39,16 @@ class Outbox:
             return len(transitions) + len(raised)
 
     async def replay(self) -> None:
-        """Re-publish every return's current state and every alert (the broker forgot them)."""
+        """Re-publish every return's current state and every alert of the campaign (the broker forgot them)."""
         async with self._lock:
             transitions = await self.pool.fetch(
-                """SELECT DISTINCT ON (unit_id, period_id) seq, event FROM return_transitions
-                   ORDER BY unit_id, period_id, seq DESC"""
+                """SELECT DISTINCT ON (unit_id, period_id) seq, event FROM return_transitions WHERE campaign = $1
+                   ORDER BY unit_id, period_id, seq DESC""",
+                self.campaign,
             )
-            raised = await self.pool.fetch("SELECT alert_id, event FROM alerts ORDER BY raised_at, alert_id")
+            raised = await self.pool.fetch(
+                "SELECT alert_id, event FROM alerts WHERE campaign = $1 ORDER BY raised_at, alert_id", self.campaign
+            )
             await self._send(sorted(transitions, key=lambda r: r["seq"]), raised)
         await self.flush()
 

@@ -43,7 +43,7 @@ async def get_returns_status(request: Request, who: Who, period_id: str | None =
     if period_id is not None and campaign.period(period_id) is None:
         ids = ", ".join(p.period_id for p in campaign.periods)
         raise ApiError(422, issue("unknown_period", f"Unknown period; use one of {ids}.", f"未知报表期次，可选：{ids}。", "period_id"))
-    found = await returns_store.statuses(request.app.state.pool, period_id, visible_units(who), _tz(request))
+    found = await returns_store.statuses(request.app.state.pool, campaign.year, period_id, visible_units(who), _tz(request))
     if format != "json":
         return export.respond(format, "returns-status", RETURN_COLUMNS, found)
     return {"returns": found}
@@ -67,7 +67,7 @@ async def get_alerts(
     if cursor is not None and ((after := alerts.parse_cursor(cursor)) is None or not _ALERT_ID.fullmatch(after[1])):
         raise ApiError(422, issue("invalid_cursor", "Unknown cursor; pass `next` of the previous page.", "分页游标无效，请使用上一页返回的 next。", "cursor"))
     found, following = await alerts.list_alerts(
-        request.app.state.pool, unit_id, kind, acked, limit, visible_units(who), _tz(request), after
+        request.app.state.pool, request.app.state.campaign.year, unit_id, kind, acked, limit, visible_units(who), _tz(request), after
     )
     if format != "json":
         return export.respond(format, "alerts", ALERT_COLUMNS, found)
@@ -77,15 +77,16 @@ async def get_alerts(
 @router.post("/v1/alerts/{alert_id}/ack", responses=errors(403, 404))
 async def ack_alert(alert_id: str, request: Request, who: Who):
     state = request.app.state
+    year = state.campaign.year
     # Not an id we could have issued (wrong form, NUL, megabytes): not found, without a query.
-    found = await alerts.get(state.pool, alert_id) if _ALERT_ID.fullmatch(alert_id) else None
+    found = await alerts.get(state.pool, year, alert_id) if _ALERT_ID.fullmatch(alert_id) else None
     visible = visible_units(who)
     if found is None or (visible is not None and found["unit_id"] is not None and found["unit_id"] not in visible):
         raise _NOT_FOUND
     if found["unit_id"] is None and who.role != "office":
         # Every token sees a city-wide alert (a milestone); it is the office's to acknowledge, for everyone.
         raise ApiError(403, issue("forbidden.ack", "A city-wide alert (milestone) is acknowledged by the office only.", "全市性提醒（如里程碑）仅由市质量办确认。"))
-    acked = await alerts.ack(state.pool, alert_id, who.unit_id, state.clock.now(), _tz(request))
+    acked = await alerts.ack(state.pool, year, alert_id, who.unit_id, state.clock.now(), _tz(request))
     if found["acked_at"] is None:
         await audit.record(state.pool, audit.actor_of(who), "alert.ack", alert_id, details={"unit_id": found["unit_id"], "kind": found["kind"]})
     return acked

@@ -31,13 +31,13 @@ class Scheduler:
     async def tick(self) -> Step:
         now = self.clock.now()
         step, fresh = await returns_store.evaluate(
-            self.pool, lambda states, filings: deadlines.advance(self.campaign, self.units, now, states, filings), now, self.channels
+            self.pool, self.campaign.year, lambda states, filings: deadlines.advance(self.campaign, self.units, now, states, filings), now, self.channels
         )
         for alert in fresh:
             metrics.ALERTS.labels(alert.kind).inc()
         if fresh:
             self.on_alerts()
-        metrics.OVERDUE.set(await returns_store.overdue_count(self.pool))
+        metrics.OVERDUE.set(await returns_store.overdue_count(self.pool, self.campaign.year))
         await self.outbox.flush()
         self.ticks += 1
         return step

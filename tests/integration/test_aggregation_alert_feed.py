@@ -28,7 +28,7 @@ async def test_each_viewer_gets_its_own_newest_alerts_and_milestones_stay(databa
     pool = await db.create_pool(database_url)
     try:
         await db.migrate(pool, "aggregation", MIGRATIONS)
-        feed = AlertFeed(pool)
+        feed = AlertFeed(pool, 2022)
         others = [u for u, unit in units().items() if u != "pudong" and unit.district_id != "pudong"]
         # Oldest first: a milestone, pudong's 17 alerts, then 60 newer alerts of other units.
         events = [_alert(0, None, "milestone")] + [_alert(1 + i, "pudong") for i in range(17)]
@@ -38,7 +38,7 @@ async def test_each_viewer_gets_its_own_newest_alerts_and_milestones_stay(databa
                 await feed.store(conn, events[i : i + 10])
             await feed.reload()
 
-        restarted = AlertFeed(pool)
+        restarted = AlertFeed(pool, 2022)
         await restarted.load()
         for current in (feed, restarted):
             unit = [a["id"] for a in current.visible(View("unit", "pudong"))]

@@ -102,7 +102,7 @@ async def test_alert_urls_are_validated_and_milestones_are_seen_by_all_and_acked
         office = bearer(await auth.issue_token(pool, "office", "office"))
         async with pool.acquire() as conn, conn.transaction():
             [milestone] = await alerts.insert(
-                conn, [PlannedAlert("milestone:activities:1000", "milestone", None, None, "全市活动达到 1000 场", "1,000 activities")], NOW, ()
+                conn, app.state.campaign.year, [PlannedAlert("milestone:activities:1000", "milestone", None, None, "全市活动达到 1000 场", "1,000 activities")], NOW, ()
             )
 
         # Text from the URL never reaches PostgreSQL unchecked: 4xx, never 500.

@@ -27,7 +27,7 @@ async def test_following_next_reads_every_alert_once_newest_first(broker, databa
             for i in range(23):
                 # Groups of three share an instant: the cursor must not skip or repeat within a tie.
                 planned = [PlannedAlert(f"test:{i}", "overdue", units[i % 3], "W1", f"逾期 {i}", f"overdue {i}")]
-                await alerts.insert(conn, planned, base + timedelta(seconds=i // 3), ())
+                await alerts.insert(conn, app.state.campaign.year, planned, base + timedelta(seconds=i // 3), ())
         office = await auth.issue_token(pool, "office", "office")
         pudong = await auth.issue_token(pool, "pudong", "unit")
 
