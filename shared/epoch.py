@@ -48,8 +48,14 @@ class BrokerEpoch:
                     await self._admin.create_topics([NewTopic(topics.BROKER_EPOCH, 1, 1)])
                 except TopicAlreadyExistsError:
                     pass
+            self._consumer.resume(_PARTITION)
             self._consumer.seek(_PARTITION, 0)
-            fetched = await self._consumer.getmany(_PARTITION, timeout_ms=1000, max_records=1)
+            try:
+                fetched = await self._consumer.getmany(_PARTITION, timeout_ms=1000, max_records=1)
+            finally:
+                # Paused between reads: aiokafka otherwise fetches an assigned partition for ever, every
+                # fetch_max_wait (10 ms), in every process.
+                self._consumer.pause(_PARTITION)
             first = fetched.get(_PARTITION)
             if first:
                 return first[0].value.decode()
@@ -97,6 +103,7 @@ class BrokerEpoch:
                 await _close_quietly(client)
             raise
         consumer.assign([_PARTITION])
+        consumer.pause(_PARTITION)
         self._admin, self._consumer, self._producer = admin, consumer, producer
 
     async def close(self) -> None:

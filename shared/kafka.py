@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -100,24 +99,6 @@ async def publish(producer: AIOKafkaProducer, spec: topics.TopicSpec, event: Con
     return await producer.send(spec.name, encode(event), key=record_key(spec, event))
 
 
-async def consume_batches(
-    consumer: AIOKafkaConsumer, handle, max_records: int = 1000, check_every_s: float = 1.0
-) -> None:
-    """At-least-once loop: hand each fetched batch to `handle(records)`, commit only after it returns.
-    Every `check_every_s`, busy or idle, it also looks for a log that began again (see LogRestarts)."""
-    restarts = LogRestarts()
-    checked = time.monotonic()
-    while True:
-        fetched = await consumer.getmany(timeout_ms=200, max_records=max_records)
-        records = [r for batch in fetched.values() for r in batch]
-        if records:
-            await handle(records)
-            await consumer.commit()
-        if time.monotonic() - checked > check_every_s:
-            checked = time.monotonic()
-            await rewind_if_log_restarted(consumer, restarts)
-
-
 class LogRestarts:
     """Remembers the highest end offset seen per partition; a log whose end falls below it began again.
 
@@ -134,20 +115,6 @@ class LogRestarts:
         for tp, end in ends.items():
             self.highest[tp] = end if tp in began_again else max(end, self.highest.get(tp, 0))
         return began_again
-
-
-async def rewind_if_log_restarted(consumer: AIOKafkaConsumer, restarts: LogRestarts) -> list[TopicPartition]:
-    """Read from its new start every assigned partition whose log began again; returns them.
-    Tansu answers a fetch past a new log's end with nothing rather than "out of range", so a
-    group-less consumer (which no rejoin resets) would otherwise wait there."""
-    assigned = list(consumer.assignment())
-    if not assigned:
-        return []
-    behind = restarts.restarted(await consumer.end_offsets(assigned))
-    if behind:
-        log.warning("log restarted under %s; reading it from the beginning", ", ".join(f"{t.topic}/{t.partition}" for t in behind))
-        await consumer.seek_to_beginning(*behind)
-    return behind
 
 
 async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, interval_s: float = 2.0) -> None:
