@@ -3,6 +3,7 @@ empty) and of the database under a steady stream of reports; each is restarted a
 accepted report counts, and the totals end exact."""
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 
@@ -93,7 +95,12 @@ def test_kill_9_of_any_process_under_qm_run_is_restarted_and_totals_stay_exact()
                 return {}
 
         want = {"activities": expected, "participants": sum(len(UNITS) * (10 + r) for r in range(len(victims) + 1))}
-        wait_until(lambda: totals().get("totals") == want, timeout=120, interval=0.5, what="exact totals")
+        seen: list[dict] = []
+        try:
+            wait_until(lambda: seen.append(totals()) or seen[-1].get("totals") == want, timeout=120, interval=0.5,
+                       what="exact totals")
+        except AssertionError:
+            raise AssertionError(f"want {want}, last seen {seen[-1]}; stored: {_stored(database_url)}") from None
         log = (home / "state" / "supervisor.log").read_text(encoding="utf-8")
         for name in ["aggregation", "broker", "database"]:
             assert f"{name} exited with code -9; restarting" in log and f"{name} restarted" in log, log
@@ -108,6 +115,19 @@ def test_kill_9_of_any_process_under_qm_run_is_restarted_and_totals_stay_exact()
         kill_tree(proc)
         kill_leftovers(home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _stored(database_url: str) -> dict:
+    """Where the reports stand in PostgreSQL: which stage has how many (for a failure's message)."""
+    async def counts() -> dict:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return {table: await conn.fetchval(f"SELECT count(*) FROM {table}")
+                    for table in ("submission_reports", "outbox", "verdicts", "ledger")}
+        finally:
+            await conn.close()
+
+    return asyncio.run(counts())
 
 
 def _ready(base: str) -> bool:
