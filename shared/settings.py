@@ -35,8 +35,10 @@ class CommonSettings(BaseSettings):
     units_file: Path | None = Field(None, validation_alias=_env(UNITS_FILE))
     metrics_file: Path | None = Field(None, validation_alias=_env(METRICS_FILE))
     topic_partitions: int = Field(4, ge=1, validation_alias=_env("QM_TOPIC_PARTITIONS"))
-    # Tansu holds a fetch for most of fetch_max_wait even when data waits: keep it low on the live path.
-    fetch_max_wait_ms: int = Field(10, ge=1, validation_alias=_env("QM_FETCH_MAX_WAIT_MS"))
+    # Tansu answers a waiting fetch some way into fetch_max_wait after data arrives (100 ms: 17 ms later).
+    # Measured on 2 cores: 50 ms against 10 ms takes an idle stack's services from 15% to 5% of a core,
+    # and at 200 single reports/s gives p50 110 ms against 113 ms at 6.9 against 8.5 ms CPU per report.
+    fetch_max_wait_ms: int = Field(50, ge=1, validation_alias=_env("QM_FETCH_MAX_WAIT_MS"))
     log_level: str = Field("info", validation_alias=_env("QM_LOG_LEVEL"))
     host: str = Field("127.0.0.1", validation_alias=_env("QM_HOST"))
     state_dir: Path = Field(Path(".qm"), validation_alias=_env("QM_STATE_DIR"))
