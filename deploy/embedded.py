@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -20,10 +21,38 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 PG_SYSTEM_USER = "embedded_postgres"
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free now, below the kernel's range for outgoing connections: a port
+    from that range (what binding port 0 gives) can be taken by any client's connection before our
+    service binds it, and two such picks can even be the same port."""
+    low = _ephemeral_low()
+    rng, held, chosen = random.SystemRandom(), [], []
+    try:
+        while len(chosen) < count:
+            port = rng.randrange(10000, low)
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            held.append(s)  # held until all are chosen: no port twice
+            chosen.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return chosen
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None, what: str = "service") -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, stop_process
+from deploy.embedded import EmbeddedBroker, EmbeddedPostgres, free_ports, stop_process
 from shared.settings import DEFAULT_PORTS
 
 SERVICES = ("submission", "validation", "aggregation", "notification", "console")
@@ -56,8 +56,9 @@ class Stack:
 
     @classmethod
     def on_free_ports(cls, workdir: Path, replicas: int = 1, **kwargs) -> "Stack":
-        ports = {instance_name(s, r): free_port() for s in SERVICES for r in range(replicas)}
-        return cls(workdir, ports=ports, broker_port=free_port(), db_port=free_port(), replicas=replicas, **kwargs)
+        names = [instance_name(s, r) for s in SERVICES for r in range(replicas)]
+        *ports, broker_port, db_port = free_ports(len(names) + 2)
+        return cls(workdir, ports=dict(zip(names, ports)), broker_port=broker_port, db_port=db_port, replicas=replicas, **kwargs)
 
     @property
     def instances(self) -> list[str]:
@@ -132,9 +133,11 @@ class Stack:
                     tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"service {name} exited with code {proc.returncode}:\n{tail}")
                 try:
-                    if httpx.get(f"{self.url(name)}/readyz", timeout=1).status_code == 200:
+                    answer = httpx.get(f"{self.url(name)}/readyz", timeout=1)
+                    # The service itself, not whatever else may hold its port.
+                    if answer.status_code == 200 and answer.json().get("service") == name.split("-")[0]:
                         pending.remove(name)
-                except httpx.HTTPError:
+                except (httpx.HTTPError, ValueError):
                     pass
             time.sleep(0.2)
         if pending:

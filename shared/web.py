@@ -196,7 +196,7 @@ def create_api(
             except Exception:  # a failing check means not ready, never a 500
                 results[name] = False
         ready = all(results.values())
-        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+        return JSONResponse({"ready": ready, "service": service, "checks": results}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"])
     async def metrics():

@@ -1,12 +1,14 @@
 """The office's pages (a district token sees the same, limited to its district by the services):
-overview, returns board, alerts inbox, reports and their history, exports, contacts, audit log."""
+overview, returns board, alerts inbox, reports and their history, exports, contacts, audit log,
+and (office only) the circular: the live draft, its snapshots and their Word and Markdown files."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from services.console import views
 from services.console.routes import page
@@ -120,6 +122,30 @@ async def send_back(request: Request, who: Office, unit_id: str, report_id: str,
 @router.get("/exports")
 async def exports(request: Request, who: Desk):
     return page(request, "exports.html", who=who)
+
+
+@router.get("/circular")
+async def circular(request: Request, who: Office):
+    b = request.app.state.backends
+    draft, pinned = await asyncio.gather(
+        b.get("aggregation", "/v1/report/circular", who.token), b.get("aggregation", "/v1/report/circular/snapshots", who.token),
+    )
+    return page(request, "circular.html", who=who, draft=draft, snapshots=pinned["snapshots"])
+
+
+@router.post("/circular/snapshots")
+async def pin_circular(request: Request, who: Office):
+    await request.app.state.backends.call("POST", "aggregation", "/v1/report/circular/snapshots", who.token, ok=(201,))
+    return RedirectResponse("/circular", status_code=303)
+
+
+@router.get("/circular/file")
+async def circular_file(request: Request, who: Office, format: Literal["md", "docx"], snapshot_id: str | None = None):
+    """The live draft or a snapshot as a file, fetched with the session's token: links carry none."""
+    path = "/v1/report/circular" + (f"/snapshots/{quote(snapshot_id, safe='')}" if snapshot_id else "")
+    answer = await request.app.state.backends.call("GET", "aggregation", path, who.token, params={"format": format})
+    keep = ("content-type", "content-disposition")
+    return Response(answer.content, headers={k: v for k, v in answer.headers.items() if k in keep})
 
 
 @router.get("/audit")

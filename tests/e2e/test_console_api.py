@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from docx import Document
 from openpyxl import Workbook, load_workbook
 from typer.testing import CliRunner
 
@@ -22,6 +23,7 @@ from tests.helpers import issue_token, report, wait_until
 from tests.integration.test_notification_delivery import Mailbox
 
 BY = (None, "district", "unit", "focus_area", "day")
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @pytest.fixture(scope="module")
@@ -309,6 +311,32 @@ def test_each_role_sees_its_pages_and_no_others(env):
     viewer = console(stack, tokens["viewer"])  # the wall screen's read-only token: no console page
     for path in ["/"] + DESK_PAGES + UNIT_PAGES + ["/audit", "/export/totals?format=csv"]:
         assert viewer.get(path).status_code == 403, path
+
+
+def test_the_office_drafts_pins_and_downloads_the_circular_in_word_and_markdown(env):
+    stack, tokens = env
+    office = console(stack, tokens["office"])
+    page = office.get("/circular")
+    assert page.status_code == 200 and "据统计" in page.text and "尚未固定任何版本" in page.text
+    word = office.get("/circular/file", params={"format": "docx"})
+    assert word.status_code == 200 and word.headers["content-type"] == DOCX
+    headline = client(stack, "aggregation", tokens["office"]).get("/v1/report/circular").json()["headline"]
+    assert headline.startswith("据统计") and headline in page.text
+    assert headline in "\n".join(p.text for p in Document(io.BytesIO(word.content)).paragraphs)
+
+    pinned = office.post("/circular/snapshots")
+    assert pinned.status_code == 303 and pinned.headers["location"] == "/circular"
+    (snapshot,) = client(stack, "aggregation", tokens["office"]).get("/v1/report/circular/snapshots").json()["snapshots"]
+    page = office.get("/circular").text
+    assert f"snapshot_id={snapshot['snapshot_id']}" in page and "尚未固定任何版本" not in page
+    markdown = office.get("/circular/file", params={"format": "md", "snapshot_id": snapshot["snapshot_id"]})
+    assert markdown.status_code == 200 and markdown.headers["content-type"].startswith("text/markdown")
+    assert "据统计" in markdown.text
+    assert office.get("/circular/file", params={"format": "md", "snapshot_id": "0" * 32}).status_code == 404
+    assert office.get("/circular/file", params={"format": "pdf"}).status_code == 422
+
+    for role in ("district", "pudong", "viewer"):
+        assert console(stack, tokens[role]).get("/circular").status_code == 403, role
 
 
 def test_send_back_takes_the_version_out_of_the_totals_and_tells_the_unit(env, mailbox):

@@ -20,7 +20,7 @@ import httpx
 import psutil
 import pytest
 
-from deploy.embedded import free_port
+from deploy.embedded import free_ports
 from shared.settings import DEFAULT_PORTS
 from tests.e2e.test_run_command import flat, kill_leftovers, kill_tree, port_is_free
 from tests.helpers import wait_until
@@ -44,7 +44,7 @@ def ports_for_this_machine(env: dict[str, str]) -> dict[str, int]:
     wanted = {f"QM_{name.upper()}_PORT": port for name, port in DEFAULT_PORTS.items()} | INFRA_PORTS
     if all(port_is_free(p) for p in wanted.values()):
         return wanted
-    chosen = {k: free_port() for k in wanted}
+    chosen = dict(zip(wanted, free_ports(len(wanted))))
     env.update({k: str(v) for k, v in chosen.items()})
     return chosen
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from deploy.embedded import free_port
+from deploy.embedded import free_ports
 from deploy.stack import SERVICES
 from tests.helpers import wait_until
 
@@ -62,8 +62,9 @@ def port_is_free(port: int) -> bool:
 
 
 def test_ctrl_c_on_qm_run_leaves_no_process_and_no_port_behind(tmp_path):
-    ports = {name: free_port() for name in SERVICES}
-    infra = {"QM_BROKER_PORT": free_port(), "QM_POSTGRES_PORT": free_port()}
+    *picked, broker_port, db_port = free_ports(len(SERVICES) + 2)
+    ports = dict(zip(SERVICES, picked))
+    infra = {"QM_BROKER_PORT": broker_port, "QM_POSTGRES_PORT": db_port}
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env.update({f"QM_{name.upper()}_PORT": str(port) for name, port in ports.items()})
     env.update({k: str(v) for k, v in infra.items()})

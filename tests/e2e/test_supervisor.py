@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 import psutil
 
-from deploy.embedded import free_port
+from deploy.embedded import free_ports
 from deploy.season import campaign_year
 from deploy.stack import SERVICES
 from tests.e2e.test_run_command import flat, kill_leftovers, kill_tree, qm_command
@@ -52,11 +52,11 @@ def post_until_accepted(client: httpx.Client, token: str, body: dict, key: str) 
 
 
 def test_kill_9_of_any_process_under_qm_run_is_restarted_and_totals_stay_exact():
-    ports = {name: free_port() for name in SERVICES}
-    db_port = free_port()
+    *picked, broker_port, db_port = free_ports(len(SERVICES) + 2)
+    ports = dict(zip(SERVICES, picked))
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env.update({f"QM_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update({"QM_BROKER_PORT": str(free_port()), "QM_POSTGRES_PORT": str(db_port)})
+    env.update({"QM_BROKER_PORT": str(broker_port), "QM_POSTGRES_PORT": str(db_port)})
     home = Path(tempfile.mkdtemp(prefix="qm-test-supervise-"))
     env["QM_STATE_DIR"] = str(home / "state")
     env["QM_HUNG_AFTER_S"] = "20"  # a service left hung by the outages is restarted sooner than the 45 s default
