@@ -4,18 +4,23 @@ record and committed offset, and every process must notice it, even one that was
 The epoch is the value of the first record of one single-partition topic. Whoever finds the topic
 missing or empty writes a random id; whoever wrote first is offset 0, so every process reads the
 same id. A restarted broker has no such topic, so the id changes. (A marker topic's mere existence
-would not do with several processes: one may recreate it before another looks.)"""
+would not do with several processes: one may recreate it before another looks.)
+
+The inbox rewinds its partitions on a new epoch. What a service publishes from PostgreSQL is
+replayed by `watch_broker_resets`: there a marker topic of the service's own does fit, as it says
+that the service's replay completed on this broker (any one replica's replay publishes everything)."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from shared import topics
+from shared import kafka, topics
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -120,3 +125,29 @@ async def _close_quietly(client) -> None:
             await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
     except Exception:  # a client of a broker that is gone may fail to close; it is dropped anyway
         pass
+
+
+async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, interval_s: float = 2.0) -> None:
+    """Call `on_reset()` whenever the broker is new: at first start, and after a memory-only broker
+    (Tansu) restarted and forgot every record. `on_reset` re-publishes from PostgreSQL whatever
+    downstream may have lost; consumers are idempotent, so replaying too much is harmless."""
+    marker = topics.epoch_marker(service)
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        try:
+            await admin.start()
+            if marker not in await admin.list_topics():
+                await kafka.ensure_topics(settings)
+                await on_reset()
+                # Only after a complete replay: a replay cut short by another outage runs again.
+                try:
+                    await admin.create_topics([NewTopic(marker, num_partitions=1, replication_factor=1)])
+                except TopicAlreadyExistsError:
+                    pass
+                log.info("%s: broker epoch marked after replay", service)
+        except (KafkaError, OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The database may be away too: the replay runs again, whole, once both are back.
+            log.warning("%s: broker check or replay failed (%r); retrying", service, exc)
+        finally:
+            await admin.close()
+        await asyncio.sleep(interval_s)

@@ -6,7 +6,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from shared import topics
 from shared.events import Contract, encode
@@ -115,31 +115,6 @@ class LogRestarts:
         for tp, end in ends.items():
             self.highest[tp] = end if tp in began_again else max(end, self.highest.get(tp, 0))
         return began_again
-
-
-async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, interval_s: float = 2.0) -> None:
-    """Call `on_reset()` whenever the broker is new: at first start, and after a memory-only broker
-    (Tansu) restarted and forgot every record. `on_reset` re-publishes from PostgreSQL whatever
-    downstream may have lost; consumers are idempotent, so replaying too much is harmless."""
-    marker = topics.epoch_marker(service)
-    while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-        try:
-            await admin.start()
-            if marker not in await admin.list_topics():
-                await ensure_topics(settings)
-                await on_reset()
-                # Only after a complete replay: a replay cut short by another outage runs again.
-                try:
-                    await admin.create_topics([NewTopic(marker, num_partitions=1, replication_factor=1)])
-                except TopicAlreadyExistsError:
-                    pass
-                log.info("%s: broker epoch marked after replay", service)
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("%s: broker check failed (%s); retrying", service, exc)
-        finally:
-            await admin.close()
-        await asyncio.sleep(interval_s)
 
 
 async def broker_reachable(bootstrap_servers: str, timeout_s: float = 1.0) -> bool:

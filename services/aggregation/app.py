@@ -18,7 +18,7 @@ from services.aggregation.live import Live
 from services.aggregation.projection import Totals
 from services.aggregation.routes import router
 from shared import auth, db, inbox, kafka
-from shared.epoch import BrokerEpoch
+from shared.epoch import BrokerEpoch, watch_broker_resets
 from shared.inbox import LAG
 from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
@@ -70,7 +70,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
             asyncio.create_task(state.follower.run(), name="follower"),
             # A new broker (first start, or one that forgot everything): publish the totals again.
             asyncio.create_task(
-                kafka.watch_broker_resets(settings, SERVICE, lambda: inputs.publish_totals(state.pipe)), name="resets"
+                watch_broker_resets(settings, SERVICE, lambda: inputs.publish_totals(state.pipe)), name="resets"
             ),
         ]
         try:

@@ -17,7 +17,7 @@ from services.notification.outbox import Outbox
 from services.notification.routes import router
 from services.notification.scheduler import Scheduler
 from shared import auth, db, inbox, kafka
-from shared.epoch import BrokerEpoch
+from shared.epoch import BrokerEpoch, watch_broker_resets
 from shared.refdata import units
 from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
@@ -87,7 +87,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
             asyncio.create_task(state.inbox.run(), name="events"),
             asyncio.create_task(scheduler.run(state.caught_up), name="deadlines"),
             asyncio.create_task(deliverer.run(), name="deliveries"),
-            asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, outbox.replay), name="broker-resets"),
+            asyncio.create_task(watch_broker_resets(settings, SERVICE, outbox.replay), name="broker-resets"),
         ]
         try:
             yield

@@ -14,7 +14,7 @@ from services.submission.outbox import OutboxRelay
 from services.submission.ratelimit import SharedBuckets
 from services.submission.routes import router
 from shared import auth, db, inbox, kafka, topics
-from shared.epoch import BrokerEpoch
+from shared.epoch import BrokerEpoch, watch_broker_resets
 from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
@@ -54,7 +54,7 @@ def create_app(settings: SubmissionSettings) -> FastAPI:
         state.verdicts = verdicts.inbox(settings, state.pool, state.producer, state.epoch)
         tasks = [
             asyncio.create_task(state.relay.run(), name="outbox-relay"),
-            asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, state.relay.requeue_after_reset), name="broker-resets"),
+            asyncio.create_task(watch_broker_resets(settings, SERVICE, state.relay.requeue_after_reset), name="broker-resets"),
             asyncio.create_task(state.epoch.watch(), name="broker-epoch"),
             asyncio.create_task(state.verdicts.run(), name="verdicts"),
         ]

@@ -110,7 +110,7 @@ class OutboxRelay:
         return len(rows)
 
     async def requeue_after_reset(self) -> int:
-        """on_reset of shared.kafka.watch_broker_resets: the broker forgot every record, so publish
+        """on_reset of shared.epoch.watch_broker_resets: the broker forgot every record, so publish
         again every report whose verdict has not come back, and every return (few; consumers are
         idempotent). Published reports whose verdict arrived are downstream's to replay."""
         async with self.lock, self.pool.acquire() as conn, conn.transaction():

@@ -11,7 +11,7 @@ from services.validation import catalogue, handlers, inputs, telemetry
 from services.validation.catalogue import load_catalogue
 from services.validation.rules import RuleContext
 from shared import auth, db, inbox, kafka
-from shared.epoch import BrokerEpoch
+from shared.epoch import BrokerEpoch, watch_broker_resets
 from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
@@ -50,7 +50,7 @@ def create_app(settings: ValidationSettings) -> FastAPI:
         state.tasks = [
             asyncio.create_task(state.epoch.watch(), name="broker-epoch"),
             asyncio.create_task(state.inbox.run(), name="inbox"),
-            asyncio.create_task(kafka.watch_broker_resets(settings, SERVICE, lambda: _republish(state)), name="resets"),
+            asyncio.create_task(watch_broker_resets(settings, SERVICE, lambda: _republish(state)), name="resets"),
         ]
         try:
             yield
