@@ -14,7 +14,11 @@ PostgreSQL, published to the service's dead-letter topic, counted); the rest flo
 Restart detection (a memory-only broker forgets records and offsets): a new broker epoch
 (shared.epoch) or a partition's end offset falling below one seen before rewinds the partitions to
 their new start; a group rejoin after the restart finds no committed offsets and starts there too.
-Handlers are idempotent, so reading again is harmless."""
+Handlers are idempotent, so reading again is harmless; reading past a record not yet handled is not:
+the inbox knows where handling resumes in every partition and sends back a consumer found past it.
+
+At start, before consuming, `unsent` publishes what a killed predecessor committed and never
+published (its records are tracked as handled and will not come again)."""
 from __future__ import annotations
 
 import asyncio
