@@ -30,6 +30,11 @@ def instance_name(service: str, replica: int) -> str:
     return service if replica == 0 else f"{service}-{replica + 1}"
 
 
+def service_of(instance: str) -> str:
+    """The service an instance name belongs to (`submission-2` -> `submission`)."""
+    return instance.split("-")[0]
+
+
 @dataclass
 class Stack:
     """Starts what is missing; `env` overrides (e.g. QM_CLOCK_START) reach every service."""
@@ -98,7 +103,7 @@ class Stack:
         env.update({f"QM_{name.upper()}_PORT": str(self.ports[name]) for name in SERVICES})
         env.update({f"QM_{name.upper()}_URL": self.url(name) for name in SERVICES})
         if instance is not None:
-            service = instance.split("-")[0]
+            service = service_of(instance)
             env[f"QM_{service.upper()}_PORT"] = str(self.ports[instance])
             env["QM_INSTANCE"] = instance
         env.update(self.env)
@@ -106,7 +111,7 @@ class Stack:
 
     def start_service(self, instance: str) -> None:
         log = open(self.workdir / f"{instance}.log", "ab")
-        service = instance.split("-")[0]
+        service = service_of(instance)
         self.procs[instance] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service}"], env=self.service_env(instance), stdout=log, stderr=subprocess.STDOUT
         )
@@ -135,7 +140,7 @@ class Stack:
                 try:
                     answer = httpx.get(f"{self.url(name)}/readyz", timeout=1)
                     # The service itself, not whatever else may hold its port.
-                    if answer.status_code == 200 and answer.json().get("service") == name.split("-")[0]:
+                    if answer.status_code == 200 and answer.json().get("service") == service_of(name):
                         pending.remove(name)
                 except (httpx.HTTPError, ValueError):
                     pass

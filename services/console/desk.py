@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 
 from services.console import views
-from services.console.routes import page
+from services.console.routes import download, page
 from services.console.session import Desk, Office
 from shared import audit
 from shared.refdata import units
@@ -143,9 +143,7 @@ async def pin_circular(request: Request, who: Office):
 async def circular_file(request: Request, who: Office, format: Literal["md", "docx"], snapshot_id: str | None = None):
     """The live draft or a snapshot as a file, fetched with the session's token: links carry none."""
     path = "/v1/report/circular" + (f"/snapshots/{quote(snapshot_id, safe='')}" if snapshot_id else "")
-    answer = await request.app.state.backends.call("GET", "aggregation", path, who.token, params={"format": format})
-    keep = ("content-type", "content-disposition")
-    return Response(answer.content, headers={k: v for k, v in answer.headers.items() if k in keep})
+    return download(await request.app.state.backends.call("GET", "aggregation", path, who.token, params={"format": format}))
 
 
 @router.get("/audit")

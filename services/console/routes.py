@@ -28,6 +28,12 @@ def page(request: Request, name: str, status: int = 200, **context):
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
 
 
+def download(answer) -> Response:
+    """A service's file answer passed on as it came: its content, type and file name."""
+    keep = ("content-type", "content-disposition")
+    return Response(answer.content, headers={k: v for k, v in answer.headers.items() if k in keep})
+
+
 @router.get("/", include_in_schema=False)
 async def home(request: Request, signed: Signed):
     if signed.role in session.DESK_ROLES:
@@ -71,9 +77,7 @@ async def export_file(request: Request, signed: Desk, name: str, format: FileFor
         raise ApiError(404, issue("not_found", "No such export.", "没有该导出。"))
     service, path = EXPORTS[name]
     params = {k: v for k, v in request.query_params.items() if k != "format"}
-    answer = await request.app.state.backends.call("GET", service, path, signed.token, params={**params, "format": format})
-    keep = ("content-type", "content-disposition")
-    return Response(answer.content, headers={k: v for k, v in answer.headers.items() if k in keep})
+    return download(await request.app.state.backends.call("GET", service, path, signed.token, params={**params, "format": format}))
 
 
 @router.get("/v1/audit")

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import httpx
-
 from services.notification import alerts
-from services.notification.app import create_app
 from services.notification.deadlines import PlannedAlert
 from shared import auth
-from tests.integration.test_notification_deadlines import settings_for, w1_only_campaign
+from tests.integration.test_notification_deadlines import before_any_deadline
 
 
 async def test_following_next_reads_every_alert_once_newest_first(broker, database_url, tmp_path):
-    settings = settings_for(broker, database_url, QM_CAMPAIGN_FILE=str(w1_only_campaign(tmp_path)),
-                            QM_CLOCK_START="2022-08-01T08:00:00+08:00")  # before any deadline: only ours
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://notification"
-    ) as client:
+    async with before_any_deadline(broker, database_url, tmp_path) as (app, client):
         pool = app.state.pool
         base = datetime(2022, 9, 9, 4, tzinfo=timezone.utc)
         units = ["samr", "pudong", "huangpu"]

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import time
 
-import httpx
 
-from services.notification.app import create_app
-from shared import auth, kafka, topics
+from shared import auth, topics
 from shared.events import DeadLettered, encode
 from tests.helpers import eventually
-from tests.integration.test_notification_deadlines import settings_for, w1_only_campaign
+from tests.integration.test_notification_deadlines import before_any_deadline
 
 
 async def test_every_dead_letter_is_one_office_alert(broker, database_url, tmp_path):
-    settings = settings_for(broker, database_url, QM_CAMPAIGN_FILE=str(w1_only_campaign(tmp_path)),
-                            QM_CLOCK_START="2022-08-01T08:00:00+08:00")  # before any deadline: only ours
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://notification"
-    ) as client:
+    async with before_any_deadline(broker, database_url, tmp_path) as (app, client):
         office = {"Authorization": f"Bearer {await auth.issue_token(app.state.pool, 'office', 'office')}"}
         letters = [
             (topics.VALIDATION_DEAD_LETTERS, DeadLettered(source_topic=topics.REPORTS_SUBMITTED.name, partition=1, offset=7,
@@ -27,14 +20,10 @@ async def test_every_dead_letter_is_one_office_alert(broker, database_url, tmp_p
             (topics.DEAD_LETTERS["aggregation"], DeadLettered(source_topic=topics.REPORTS_VALIDATED.name, partition=0, offset=3,
                                                               reason="undecodable", raw="garbage", dead_at=time.time())),
         ]
-        producer = kafka.new_producer(settings)
-        await producer.start()
-        try:
-            for _ in range(2):  # the same dead letters twice: a replay after a broker reset
-                for spec, letter in letters:
-                    await (await producer.send(spec.name, encode(letter), key=letter.source_topic.encode()))
-        finally:
-            await producer.stop()
+        producer = app.state.producer  # the service's own, already connected
+        for _ in range(2):  # the same dead letters twice: a replay after a broker reset
+            for spec, letter in letters:
+                await (await producer.send(spec.name, encode(letter), key=letter.source_topic.encode()))
 
         async def raised():
             answer = await client.get("/v1/alerts", params={"kind": "dead_letter"}, headers=office)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -37,6 +38,22 @@ def w1_only_campaign(tmp_path: Path) -> Path:
 
 def settings_for(broker, database_url, **extra) -> NotificationSettings:
     return NotificationSettings(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, DATABASE_URL=database_url, **extra)
+
+
+@asynccontextmanager
+async def running(settings: NotificationSettings):
+    """The service in-process: its app (started) and an HTTP client of it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://notification"
+    ) as client:
+        yield app, client
+
+
+def before_any_deadline(broker, database_url, tmp_path: Path):
+    """`running` on W1 only, its clock before any deadline: it raises no alert of its own."""
+    return running(settings_for(broker, database_url, QM_CAMPAIGN_FILE=str(w1_only_campaign(tmp_path)),
+                                QM_CLOCK_START="2022-08-01T08:00:00+08:00"))
 
 
 eventually = partial(helpers.eventually, timeout=20, interval=0.1)
@@ -84,10 +101,7 @@ async def test_on_time_reminded_overdue_escalated_late_and_a_restart_raises_noth
         # samr files long before its deadline, even before the service runs: it must hear nothing.
         await ensure_topics(settings)
         on_time = await file_return(producer, clock, "samr")
-        app = create_app(settings)
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://notification"
-        ) as client:
+        async with running(settings) as (app, client):
             office = {"Authorization": f"Bearer {await auth.issue_token(app.state.pool, 'office', 'office')}"}
             await eventually(lambda: _ready(client), what="service ready")
             assert clock.now() < DUE - CAMPAIGN.reminder_before, "the service started too slowly for this timeline"
@@ -154,10 +168,7 @@ async def test_on_time_reminded_overdue_escalated_late_and_a_restart_raises_noth
 
         # A restart with the same database and broker (and a repeated filing) raises nothing again.
         await file_return(producer, clock, "samr")
-        app = create_app(settings)
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://notification"
-        ) as client:
+        async with running(settings) as (app, client):
             await eventually(lambda: _ready(client), what="restarted service ready")
             ticks = app.state.scheduler.ticks
             await eventually(lambda: _at_least(app.state.scheduler, ticks + 2), what="two more scheduler ticks")

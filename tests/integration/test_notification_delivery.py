@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
@@ -21,7 +20,7 @@ from services.notification.app import create_app
 from shared import auth, topics
 from shared.events import ActivityReport, Issue, ReportValidated, TotalsChanged
 from shared.kafka import publish
-from tests.integration.test_notification_deadlines import DUE, eventually, settings_for, w1_only_campaign
+from tests.integration.test_notification_deadlines import DUE, eventually, running, settings_for, w1_only_campaign
 
 SECRET = "samr-webhook-secret-0123456789"
 
@@ -99,10 +98,7 @@ async def test_webhooks_retry_sign_and_dead_letter_and_mail_arrives(broker, data
         webhooks_file=str(contacts), smtp_host="127.0.0.1", smtp_port=mailbox.port,
         delivery_max_attempts=3, delivery_backoff_s=0.2,
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://notification"
-    ) as client:
+    async with running(settings) as (app, client):
         pool = app.state.pool
         flaky = await eventually(
             lambda: _async([c for c in receiver.calls if c["path"] == "/flaky" and c["attempt"] == 3]), what="third webhook attempt"

@@ -9,18 +9,17 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-import httpx
 import yaml
 
 from deploy.embedded import free_port
 from deploy.season import schedule_for
 from services.aggregation.visibility import View
-from services.notification.app import NotificationSettings, create_app
+from services.notification.app import NotificationSettings
 from shared import db, kafka, topics
 from shared.events import ReturnFiled
 from shared.refdata import load_campaign, units
 from tests.integration.test_aggregation_service import configure, running, send, tokens, until
-from tests.integration.test_notification_deadlines import w1_only_campaign
+from tests.integration.test_notification_deadlines import running as running_notification, w1_only_campaign
 
 OFFICE, PUDONG = View("office", "office"), View("unit", "pudong")
 
@@ -49,10 +48,7 @@ async def campaign_running(monkeypatch, broker, database_url, tmp_path, campaign
     notification = NotificationSettings(
         webhooks_file=str(contacts), delivery_max_attempts=1000, delivery_backoff_s=0.1, delivery_backoff_max_s=0.2
     )
-    app = create_app(notification)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://notification"
-    ) as client:
+    async with running_notification(notification) as (_, client):
         await until(lambda: client.get("/readyz"), lambda r: r.status_code == 200, "notification ready", timeout=60)
         async with running(aggregation) as (aggregation_app, _):
             yield client, aggregation_app.state.live
