@@ -6,6 +6,7 @@ upcaster in `decode`. Wire format: UTF-8 JSON (pydantic), decimals as strings.
 from __future__ import annotations
 
 import os
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -32,8 +33,16 @@ StoredText = Annotated[str, AfterValidator(_storable)]
 
 
 def new_id() -> str:
-    # 128 random bits as 32 hex digits, as uuid4().hex gave, at a quarter of its cost (one per event).
-    return os.urandom(16).hex()
+    return new_ids(1)[0]
+
+
+def new_ids(count: int) -> list[str]:
+    """Ids of 32 hex digits, as uuid4().hex gave: the time in milliseconds (48 bits), then 80 random
+    bits. Ids made later sort later, so every index on them grows at its end instead of touching a
+    random page per row (a third of the cost of storing a report went there)."""
+    now = f"{time.time_ns() // 1_000_000:012x}"
+    noise = os.urandom(10 * count).hex()
+    return [now + noise[20 * i : 20 * i + 20] for i in range(count)]
 
 
 class Contract(BaseModel):

@@ -79,9 +79,9 @@ class Totals:
         cells, changed = fold(ledger, events)
         if not changed:
             return 0
-        await store.save_entries(conn, list(changed.values()), self.campaign)
-        seq = await store.save_cells(conn, cells, self.campaign)
-        await store.mark_entries(conn, sorted(changed), seq, self.campaign)
+        seq = await store.next_change(conn)
+        await store.save_entries(conn, list(changed.values()), seq, self.campaign)
+        await store.save_cells(conn, cells, seq, self.campaign)
         newest = max(events, key=lambda e: e.received_at)
         await announce(conn, "totals", newest.received_at)
         return len(changed)

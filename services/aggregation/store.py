@@ -30,15 +30,32 @@ async def load_entries(conn: asyncpg.Connection, keys: set[tuple[str, str]], cam
     if not keys:
         return {}
     units, reports = zip(*keys)
+    # One index probe per key (LIMIT keeps the subquery a nested loop): a join the planner may pick
+    # instead hashes the whole campaign's ledger, a cost that grows with history.
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM ledger
-            WHERE campaign = $3 AND (unit_id, report_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))""",
+        f"""SELECT l.* FROM unnest($1::text[], $2::text[]) AS k(u, r) CROSS JOIN LATERAL (
+                SELECT {_COLUMNS} FROM ledger WHERE campaign = $3 AND unit_id = k.u AND report_id = k.r LIMIT 1) AS l""",
         list(units), list(reports), campaign,
     )
     return {(r["unit_id"], r["report_id"]): _entry(r) for r in rows}
 
 
-async def save_entries(conn: asyncpg.Connection, entries: list[Entry], campaign: int) -> None:
+# Writers of the shared totals take turns from drawing their change number to their commit, so change
+# numbers are committed in the order they were drawn: a follower reading "everything after N" then
+# never misses a change committed later under a smaller number.
+TOTALS_LOCK = 7311
+
+
+async def next_change(conn: asyncpg.Connection) -> int:
+    """Take the writers' turn and draw this transaction's change number (call right before the writes)."""
+    # The lock in a subquery of its own runs first: one round trip.
+    return await conn.fetchval(
+        "SELECT nextval('aggregation_change_seq') FROM (SELECT pg_advisory_xact_lock($1)) AS turn", TOTALS_LOCK
+    )
+
+
+async def save_entries(conn: asyncpg.Connection, entries: list[Entry], seq: int, campaign: int) -> None:
+    """Write changed ledger rows, stamped with their change number (followers read them by it)."""
     if not entries:
         return
     columns = list(zip(*(
@@ -47,27 +64,20 @@ async def save_entries(conn: asyncpg.Connection, entries: list[Entry], campaign:
         for e in entries
     )))
     await conn.execute(
-        f"""INSERT INTO ledger (campaign, {_COLUMNS}) SELECT ${len(columns) + 1}::int, * FROM {_unnest(_TYPES)}
+        f"""INSERT INTO ledger (campaign, changed_seq, {_COLUMNS})
+            SELECT ${len(columns) + 1}::int, ${len(columns) + 2}::bigint, * FROM {_unnest(_TYPES)}
             ON CONFLICT (campaign, unit_id, report_id) DO UPDATE SET
               version = excluded.version, district_id = excluded.district_id, focus_area = excluded.focus_area,
               day = excluded.day, title = excluded.title, metrics = excluded.metrics,
-              withdrawn = excluded.withdrawn, campaign_time = excluded.campaign_time
+              withdrawn = excluded.withdrawn, campaign_time = excluded.campaign_time, changed_seq = excluded.changed_seq
             WHERE ledger.version < excluded.version
                OR (ledger.version = excluded.version AND excluded.withdrawn AND NOT ledger.withdrawn)  -- sent back""",
-        *(list(c) for c in columns), campaign,
+        *(list(c) for c in columns), campaign, seq,
     )
 
 
-# Writers of the shared totals take turns for the last step of their transaction only, so change
-# numbers are committed in the order they were drawn: a follower reading "everything after N" then
-# never misses a change committed later under a smaller number.
-TOTALS_LOCK = 7311
-
-
-async def save_cells(conn: asyncpg.Connection, deltas: dict[Cell, int], campaign: int) -> int:
-    """Add `deltas` to the shared cells; returns the change number (call last in the transaction)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", TOTALS_LOCK)
-    seq = await conn.fetchval("SELECT nextval('aggregation_change_seq')")
+async def save_cells(conn: asyncpg.Connection, deltas: dict[Cell, int], seq: int, campaign: int) -> None:
+    """Add `deltas` to the shared cells under change number `seq`."""
     keys = sorted(k for k, v in deltas.items() if v)
     if keys:
         await conn.execute(
@@ -77,17 +87,6 @@ async def save_cells(conn: asyncpg.Connection, deltas: dict[Cell, int], campaign
                ON CONFLICT (campaign, unit_id, district, focus_area, day, metric) DO UPDATE
                    SET value = c.value + excluded.value, changed_seq = excluded.changed_seq""",
             *([k[i] for k in keys] for i in range(5)), [deltas[k] for k in keys], seq, campaign,
-        )
-    return seq
-
-
-async def mark_entries(conn: asyncpg.Connection, keys: list[tuple[str, str]], seq: int, campaign: int) -> None:
-    """Stamp the ledger rows this batch changed with its change number (after save_cells)."""
-    if keys:
-        await conn.execute(
-            """UPDATE ledger SET changed_seq = $3 FROM unnest($1::text[], $2::text[]) AS k(u, r)
-               WHERE ledger.campaign = $4 AND ledger.unit_id = k.u AND ledger.report_id = k.r""",
-            [k[0] for k in keys], [k[1] for k in keys], seq, campaign,
         )
 
 

@@ -17,6 +17,7 @@ from shared import db, topics
 
 log = logging.getLogger(__name__)
 MARKED_FOR_S = 1.0
+RELAY_LOCK = 7312  # pg_advisory lock: the relay's turn
 
 
 class BrokerNotMarked(Exception):
@@ -87,21 +88,26 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         async with self.lock, self.pool.acquire() as conn, conn.transaction():
+            # One relay at a time across replicas (the others find the turn taken and wait for the
+            # next poll), so the rows are claimed by one UPDATE without a lock per row. The turn is an
+            # uncorrelated subquery: asked once, in the same round trip.
             rows = await conn.fetch(
-                """SELECT id, topic, key, value, extract(epoch FROM created_at) AS created FROM outbox
-                   WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                self.batch_size,
+                """UPDATE outbox SET published_at = now()
+                   WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND (SELECT pg_try_advisory_xact_lock($2))
+                                ORDER BY id LIMIT $1)
+                   RETURNING id, topic, key, value, extract(epoch FROM created_at) AS created""",
+                self.batch_size, RELAY_LOCK,
             )
             if not rows:
                 return 0
             if not await self._broker_marked():
-                raise BrokerNotMarked
+                raise BrokerNotMarked  # rolls the claim back
+            rows.sort(key=lambda r: r["id"])  # RETURNING has no order
             futures = [await self.producer.send(r["topic"], r["value"], key=r["key"]) for r in rows]
             # Longer than the producer's request timeout: its own expiry fails the batches first,
             # so nothing is left queued inside the client to reach a later broker unseen.
             async with asyncio.timeout(30):
                 await asyncio.gather(*futures)
-            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         acked = time.time()
         for r in rows:
             metrics.PUBLISH_LATENCY.observe(max(0.0, acked - float(r["created"])))

@@ -160,7 +160,8 @@ async def apply_verdicts(pool: asyncpg.Pool | asyncpg.Connection, verdicts: list
     result = await pool.execute(
         """UPDATE submission_reports r SET state = v.state, issues = v.issues::jsonb
            FROM unnest($1::text[], $2::text[], $3::text[]) AS v(event_id, state, issues)
-           WHERE r.event_id = v.event_id AND (r.state <> v.state OR r.issues <> v.issues::jsonb)""",
+           WHERE r.event_id = v.event_id AND (r.state <> v.state OR r.issues <> v.issues::jsonb)
+             AND r.event_id = ANY($1::text[])  -- found by the index, not by hashing the whole table""",
         [v[0] for v in verdicts], [v[1] for v in verdicts], [v[2] for v in verdicts],
     )
     return int(result.split()[-1])

@@ -14,7 +14,7 @@ from services.validation import store
 from services.validation.rules import RuleContext
 from services.validation.verdicts import judge
 from shared import topics
-from shared.events import SCHEMA_VERSION, DeadLettered, ReportSubmitted, ReportValidated, decode
+from shared.events import SCHEMA_VERSION, DeadLettered, ReportSubmitted, ReportValidated, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,11 @@ class Record:
 @dataclass
 class Outcome:
     to_send: list[ReportValidated] = field(default_factory=list)  # new verdicts and stored ones not yet sent
+    wire: list[bytes] = field(default_factory=list)  # to_send as stored: encoded once, published as is
     decided: list[ReportValidated] = field(default_factory=list)  # decided in this batch (for metrics)
     dead_letters: list[DeadLettered] = field(default_factory=list)
+    unsent_batch: int | None = None  # the verdicts_unsent row of to_send, deleted on the broker's acknowledgement
+    resent: list[str] = field(default_factory=list)  # stored verdicts sent again (they leave older unsent rows)
 
 
 def dead_letter(record: Record, reason: str) -> DeadLettered:
@@ -72,6 +75,7 @@ async def decide(conn: asyncpg.Connection, ctx: RuleContext, records: list[Recor
     outcome = Outcome()
     stored: dict[str, tuple[bytes, bool]] = {}
     decided: dict[str, ReportValidated] = {}
+    fresh_wire: dict[str, bytes] = {}
     if decoded:
         stored = await store.stored_verdicts(conn, [e.event_id for _, e in decoded])
         fresh: dict[str, tuple[Record, ReportSubmitted]] = {}
@@ -85,7 +89,8 @@ async def decide(conn: asyncpg.Connection, ctx: RuleContext, records: list[Recor
             except Exception as exc:  # a rule that trips over odd input must not stop the stream
                 log.exception("rule failure on %s/%s@%s", record.topic, record.partition, record.offset)
                 dead.append(dead_letter(record, f"validation failed: {exc!r}"))
-        await store.save_verdicts(conn, list(decided.values()))
+        fresh_wire = {event_id: encode(v) for event_id, v in decided.items()}
+        await store.save_verdicts(conn, list(decided.values()), list(fresh_wire.values()))
         await store.save_history(conn, history)
     outcome.dead_letters = await store.save_dead_letters(conn, dead)
     outcome.decided = list(decided.values())
@@ -96,15 +101,19 @@ async def decide(conn: asyncpg.Connection, ctx: RuleContext, records: list[Recor
         sent.add(event.event_id)
         if event.event_id in decided:
             outcome.to_send.append(decided[event.event_id])
-        elif event.event_id in stored and not stored[event.event_id][1]:
+            outcome.wire.append(fresh_wire[event.event_id])
+        elif event.event_id in stored and stored[event.event_id][1]:
             # Stored but never acknowledged by the broker (a crash, a reset): send what was decided then.
             outcome.to_send.append(decode(ReportValidated, stored[event.event_id][0]))
+            outcome.wire.append(stored[event.event_id][0])
+            outcome.resent.append(event.event_id)
+    outcome.unsent_batch = await store.save_unsent(conn, [v.source_event_id for v in outcome.to_send])
     return outcome
 
 
 async def mark_emitted(pool: asyncpg.Pool, outcome: Outcome) -> None:
     """The broker acknowledged the batch's verdicts and dead letters: redelivery will not resend them."""
-    await store.mark_emitted(pool, [v.source_event_id for v in outcome.to_send])
+    await store.acknowledged(pool, outcome.unsent_batch, outcome.resent)
     await store.mark_dead_letters_emitted(pool, [d.event_id for d in outcome.dead_letters])
 
 
@@ -119,12 +128,12 @@ async def republish(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
 
 async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
     """Send the stored verdicts and dead letters the broker has not acknowledged, in the order
-    decided; each page counts as emitted once the broker acknowledged it."""
+    decided; each batch counts as emitted once the broker acknowledged it."""
     sent = 0
-    async for page in store.unsent_verdicts(pool):
-        await _send_raw(producer, topics.REPORTS_VALIDATED, [(unit_id, event) for _, unit_id, event in page])
-        await store.mark_emitted(pool, [event_id for event_id, _, _ in page])
-        sent += len(page)
+    async for batch, keyed in store.unsent_verdicts(pool):
+        await _send_raw(producer, topics.REPORTS_VALIDATED, keyed)
+        await store.acknowledged(pool, batch, [])
+        sent += len(keyed)
     async for page in store.unsent_dead_letters(pool):
         await _send_raw(producer, topics.VALIDATION_DEAD_LETTERS, [(source, event) for _, source, event in page])
         await store.mark_dead_letters_emitted(pool, [event_id for event_id, _, _ in page])

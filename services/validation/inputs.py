@@ -30,7 +30,8 @@ def inbox(
 
     async def publish_outcome(result) -> None:
         outcome, started = result
-        futures = [await publish(producer, topics.REPORTS_VALIDATED, v) for v in outcome.to_send]
+        spec = topics.REPORTS_VALIDATED
+        futures = [await producer.send(spec.name, raw, key=v.unit_id.encode()) for v, raw in zip(outcome.to_send, outcome.wire)]
         futures += [await publish(producer, topics.VALIDATION_DEAD_LETTERS, d) for d in outcome.dead_letters]
         await asyncio.gather(*futures)
         await handlers.mark_emitted(pool, outcome)

@@ -12,11 +12,14 @@ from services.validation.history import Entry, History, Stat, title_key
 from shared.events import DeadLettered, ReportSubmitted, ReportValidated, decode, encode
 
 async def stored_verdicts(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, tuple[bytes, bool]]:
-    """Verdicts already decided for these events: source_event_id -> (event as published, emitted)."""
+    """Verdicts already decided for these events: source_event_id -> (event as published, still unsent)."""
     rows = await conn.fetch(
-        "SELECT source_event_id, event, emitted FROM verdicts WHERE source_event_id = ANY($1::text[])", event_ids
+        """SELECT v.source_event_id, v.event,
+                  EXISTS (SELECT FROM verdicts_unsent u WHERE v.source_event_id = ANY (u.event_ids)) AS unsent
+           FROM verdicts v WHERE v.source_event_id = ANY($1::text[])""",
+        event_ids,
     )
-    return {r["source_event_id"]: (r["event"], r["emitted"]) for r in rows}
+    return {r["source_event_id"]: (r["event"], r["unsent"]) for r in rows}
 
 
 async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) -> History:
@@ -25,9 +28,11 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
     if not events:
         return history
     keys = {(e.unit_id, e.report.report_id) for e in events}
+    # One index probe per key (LIMIT and OFFSET keep each subquery a nested loop): a join the planner
+    # may pick instead hashes or sorts the whole history, a cost that grows with it.
     rows = await conn.fetch(
-        """SELECT h.* FROM validation_history h
-           JOIN unnest($1::text[], $2::text[]) AS k(unit_id, report_id) USING (unit_id, report_id)""",
+        """SELECT h.* FROM unnest($1::text[], $2::text[]) AS k(unit_id, report_id) CROSS JOIN LATERAL (
+               SELECT * FROM validation_history h WHERE h.unit_id = k.unit_id AND h.report_id = k.report_id LIMIT 1) AS h""",
         [k[0] for k in keys], [k[1] for k in keys],
     )
     for r in rows:
@@ -37,9 +42,10 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
         )
     titles = {(e.unit_id, title_key(e.report.title), e.report.started_on) for e in events}
     rows = await conn.fetch(
-        """SELECT h.unit_id, h.title_key, h.day, h.report_id FROM validation_history h
-           JOIN unnest($1::text[], $2::text[], $3::date[]) AS k(unit_id, title_key, day) USING (unit_id, title_key, day)
-           WHERE NOT h.withdrawn""",
+        """SELECT h.unit_id, h.title_key, h.day, h.report_id
+           FROM unnest($1::text[], $2::text[], $3::date[]) AS k(unit_id, title_key, day) CROSS JOIN LATERAL (
+               SELECT * FROM validation_history h
+               WHERE h.unit_id = k.unit_id AND h.title_key = k.title_key AND h.day = k.day AND NOT h.withdrawn OFFSET 0) AS h""",
         [t[0] for t in titles], [t[1] for t in titles], [t[2] for t in titles],
     )
     for r in rows:
@@ -81,7 +87,8 @@ async def save_history(conn: asyncpg.Connection, history: History) -> None:
         )
 
 
-async def save_verdicts(conn: asyncpg.Connection, verdicts: list[ReportValidated]) -> None:
+async def save_verdicts(conn: asyncpg.Connection, verdicts: list[ReportValidated], wire: list[bytes]) -> None:
+    """Store verdicts with `wire`, each one's event as it will be published."""
     if not verdicts:
         return
     await conn.execute(
@@ -92,21 +99,47 @@ async def save_verdicts(conn: asyncpg.Connection, verdicts: list[ReportValidated
            ON CONFLICT (source_event_id) DO NOTHING""",
         [v.source_event_id for v in verdicts], [v.unit_id for v in verdicts],
         [v.report.report_id for v in verdicts], [v.report.version for v in verdicts], [v.verdict for v in verdicts],
-        [orjson.dumps([i.model_dump() for i in v.issues]).decode() for v in verdicts], [encode(v) for v in verdicts],
+        [orjson.dumps([i.model_dump() for i in v.issues]).decode() if v.issues else "[]" for v in verdicts], wire,
     )
 
 
-async def mark_emitted(pool: asyncpg.Pool, event_ids: list[str], emitted: bool = True) -> None:
-    if event_ids:
+async def save_unsent(conn: asyncpg.Connection, event_ids: list[str]) -> int | None:
+    """Record a batch of verdicts as sent but not yet acknowledged; returns its number."""
+    if not event_ids:
+        return None
+    return await conn.fetchval("INSERT INTO verdicts_unsent (event_ids) VALUES ($1) RETURNING batch", event_ids)
+
+
+async def acknowledged(pool: asyncpg.Pool, batch: int | None, resent: list[str]) -> None:
+    """The broker acknowledged `batch`; `resent` verdicts (stored and sent again) also clear the older
+    batches they were all that was left of."""
+    if batch is not None:
         await pool.execute(
-            "UPDATE verdicts SET emitted = $2 WHERE source_event_id = ANY($1::text[])", event_ids, emitted
+            "DELETE FROM verdicts_unsent WHERE batch = $1 OR ($2::text[] IS NOT NULL AND event_ids <@ $2::text[])",
+            batch, resent or None,
         )
 
 
-async def forget_emitted(pool: asyncpg.Pool) -> None:
-    """The broker lost every record: nothing counts as emitted until it is sent again."""
-    await pool.execute("UPDATE verdicts SET emitted = false WHERE emitted")
-    await pool.execute("UPDATE dead_letters SET emitted = false WHERE emitted")
+async def forget_emitted(pool: asyncpg.Pool, page: int = 5000) -> None:
+    """The broker lost every record: every verdict (in the order decided) and dead letter is unsent again."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM verdicts_unsent")
+        await conn.execute(
+            """INSERT INTO verdicts_unsent (event_ids)
+               SELECT array_agg(source_event_id ORDER BY seq) FROM verdicts GROUP BY seq / $1 ORDER BY seq / $1""",
+            page,
+        )
+        await conn.execute("UPDATE dead_letters SET emitted = false WHERE emitted")
+
+
+async def unsent_verdicts(pool: asyncpg.Pool):
+    """Batches the broker has not acknowledged, oldest first: (batch, [(unit_id, event as published)])."""
+    batches = await pool.fetch("SELECT batch, event_ids FROM verdicts_unsent ORDER BY batch")
+    for b in batches:
+        rows = await pool.fetch(
+            "SELECT unit_id, event FROM verdicts WHERE source_event_id = ANY($1::text[]) ORDER BY seq", b["event_ids"]
+        )
+        yield b["batch"], [(r["unit_id"], r["event"]) for r in rows]
 
 
 async def _unsent_pages(pool: asyncpg.Pool, table: str, columns: tuple[str, ...], page: int):
@@ -121,11 +154,6 @@ async def _unsent_pages(pool: asyncpg.Pool, table: str, columns: tuple[str, ...]
             return
         last = rows[-1]["seq"]
         yield [tuple(r[c] for c in columns) for r in rows]
-
-
-def unsent_verdicts(pool: asyncpg.Pool, page: int = 5000):
-    """Verdicts not yet acknowledged, in the order decided, a page at a time: [(source_event_id, unit_id, event)]."""
-    return _unsent_pages(pool, "verdicts", ("source_event_id", "unit_id", "event"), page)
 
 
 async def save_dead_letters(conn: asyncpg.Connection, letters: list[DeadLettered]) -> list[DeadLettered]:
