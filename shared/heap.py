@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import threading
 import time
@@ -39,3 +40,14 @@ def start_trimming(every_s: float = 5.0) -> threading.Thread | None:
     thread = threading.Thread(target=loop, name="heap-trim", daemon=True)
     thread.start()
     return thread
+
+
+def tune_collector(young: int = 50_000) -> None:
+    """The cyclic collector's defaults (a young collection every 700 allocations, a full one over
+    the whole heap every 100 of those) are made for small programs: a batch of thousands of events
+    triggered full collections often enough that decoding one event took 22 us instead of 5. Young
+    collections every `young` allocations instead, and what start-up made (modules, models,
+    catalogues) is frozen out of every collection. Reference counting still frees almost everything
+    at once; this only paces the search for cycles."""
+    gc.freeze()
+    gc.set_threshold(young, 20, 20)

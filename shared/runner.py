@@ -8,7 +8,7 @@ from typing import Awaitable
 
 import uvicorn
 
-from shared.heap import start_trimming
+from shared.heap import start_trimming, tune_collector
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def server_config(app, host: str, port: int, log_level: str = "info") -> uvicorn
 
 def serve(app, settings: CommonSettings, port: int) -> None:
     start_trimming()
+    tune_collector()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
