@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 
 from shared import topics
 from shared.events import Contract, encode
@@ -97,6 +99,35 @@ async def publish(producer: AIOKafkaProducer, spec: topics.TopicSpec, event: Con
     if not isinstance(event, spec.value_type):
         raise TypeError(f"{spec.name} carries {spec.value_type.__name__}, not {type(event).__name__}")
     return await producer.send(spec.name, encode(event), key=record_key(spec, event))
+
+
+async def send_many(producer: AIOKafkaProducer, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    """Send (key, value) records to `topic`, in order within each partition, and wait until the
+    broker acknowledged them all; returns how many. They go as record batches per partition, not
+    one `send` each: that call's future, size estimate and pure-Python key hash were a tenth of the
+    relay's and validation's CPU. Partitions are chosen as `send` would (the default partitioner)."""
+    partitions = sorted(await producer.partitions_for(topic))
+    choose, chosen = DefaultPartitioner(), {}
+    by_partition: dict[int, list[tuple[bytes | None, bytes]]] = {}
+    for key, value in records:
+        partition = chosen.get(key)
+        if partition is None:
+            partition = choose(key, partitions, partitions)
+            if key is not None:
+                chosen[key] = partition
+        by_partition.setdefault(partition, []).append((key, value))
+    futures = []
+    for partition, items in by_partition.items():
+        batch = producer.create_batch()
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start the next
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+        batch.close()  # closed: no later `send` of this producer joins it
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*futures)
+    return sum(len(items) for items in by_partition.values())
 
 
 class LogRestarts:

@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 
 from services.submission import metrics
 from shared import db, topics
+from shared.kafka import send_many
 
 log = logging.getLogger(__name__)
 MARKED_FOR_S = 1.0
@@ -103,11 +104,13 @@ class OutboxRelay:
             if not await self._broker_marked():
                 raise BrokerNotMarked  # rolls the claim back
             rows.sort(key=lambda r: r["id"])  # RETURNING has no order
-            futures = [await self.producer.send(r["topic"], r["value"], key=r["key"]) for r in rows]
+            by_topic: dict[str, list] = {}
+            for r in rows:
+                by_topic.setdefault(r["topic"], []).append((r["key"], r["value"]))
             # Longer than the producer's request timeout: its own expiry fails the batches first,
             # so nothing is left queued inside the client to reach a later broker unseen.
             async with asyncio.timeout(30):
-                await asyncio.gather(*futures)
+                await asyncio.gather(*(send_many(self.producer, topic, keyed) for topic, keyed in by_topic.items()))
         acked = time.time()
         for r in rows:
             metrics.PUBLISH_LATENCY.observe(max(0.0, acked - float(r["created"])))

@@ -1,7 +1,6 @@
 """Turns a batch of submitted-report records into verdicts, once each, and dead letters."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from services.validation import store
 from services.validation.rules import RuleContext
 from services.validation.verdicts import judge
 from shared import topics
+from shared.kafka import send_many
 from shared.events import SCHEMA_VERSION, DeadLettered, ReportSubmitted, ReportValidated, decode, encode
 
 log = logging.getLogger(__name__)
@@ -143,5 +143,4 @@ async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
 
 async def _send_raw(producer: AIOKafkaProducer, spec: topics.TopicSpec, keyed: list[tuple[str, bytes]]) -> None:
     # The stored bytes are the events exactly as first published: no decode and re-encode.
-    futures = [await producer.send(spec.name, event, key=key.encode()) for key, event in keyed]
-    await asyncio.gather(*futures)
+    await send_many(producer, spec.name, ((key.encode(), event) for key, event in keyed))

@@ -13,7 +13,7 @@ from services.validation.rules import RuleContext
 from shared import topics
 from shared.epoch import BrokerEpoch
 from shared.inbox import Delivery, Inbox
-from shared.kafka import publish
+from shared.kafka import publish, send_many
 from shared.settings import CommonSettings
 
 GROUP = "validation"
@@ -30,10 +30,10 @@ def inbox(
 
     async def publish_outcome(result) -> None:
         outcome, started = result
-        spec = topics.REPORTS_VALIDATED
-        futures = [await producer.send(spec.name, raw, key=v.unit_id.encode()) for v, raw in zip(outcome.to_send, outcome.wire)]
-        futures += [await publish(producer, topics.VALIDATION_DEAD_LETTERS, d) for d in outcome.dead_letters]
-        await asyncio.gather(*futures)
+        await send_many(producer, topics.REPORTS_VALIDATED.name,
+                        ((v.unit_id.encode(), raw) for v, raw in zip(outcome.to_send, outcome.wire)))
+        if outcome.dead_letters:
+            await asyncio.gather(*[await publish(producer, topics.VALIDATION_DEAD_LETTERS, d) for d in outcome.dead_letters])
         await handlers.mark_emitted(pool, outcome)
         telemetry.observe(outcome, time.perf_counter() - started)
 

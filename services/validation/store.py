@@ -16,7 +16,8 @@ async def stored_verdicts(conn: asyncpg.Connection, event_ids: list[str]) -> dic
     rows = await conn.fetch(
         """SELECT v.source_event_id, v.event,
                   EXISTS (SELECT FROM verdicts_unsent u WHERE v.source_event_id = ANY (u.event_ids)) AS unsent
-           FROM verdicts v WHERE v.source_event_id = ANY($1::text[])""",
+           FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (
+               SELECT * FROM verdicts WHERE source_event_id = k.id LIMIT 1) AS v""",
         event_ids,
     )
     return {r["source_event_id"]: (r["event"], r["unsent"]) for r in rows}
