@@ -12,8 +12,7 @@ def judge(ctx: RuleContext, history: History, event: ReportSubmitted) -> ReportV
     report = event.report
     issues = check_report(ctx, event.unit_id, report) + check_history(ctx, history, event.unit_id, report)
     unit = units().get(event.unit_id)
-    # Every field comes from a decoded event, the rules or the reference data: nothing to validate again.
-    validated = ReportValidated.model_construct(
+    validated = ReportValidated(
         received_at=event.received_at,
         campaign_time=event.campaign_time,
         source_event_id=event.event_id,
