@@ -130,9 +130,12 @@ async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
     """Send the stored verdicts and dead letters the broker has not acknowledged, in the order
     decided; each batch counts as emitted once the broker acknowledged it."""
     sent = 0
-    async for batch, keyed in store.unsent_verdicts(pool):
+    async for batch, upto, keyed in store.unsent_verdicts(pool):
         await _send_raw(producer, topics.REPORTS_VALIDATED, keyed)
-        await store.acknowledged(pool, batch, [])
+        if upto is None:
+            await store.acknowledged(pool, batch, [])
+        else:
+            await store.range_sent_up_to(pool, batch, upto)
         sent += len(keyed)
     async for page in store.unsent_dead_letters(pool):
         await _send_raw(producer, topics.VALIDATION_DEAD_LETTERS, [(source, event) for _, source, event in page])

@@ -11,13 +11,16 @@ import orjson
 from services.validation.history import Entry, History, Stat, title_key
 from shared.events import DeadLettered, ReportSubmitted, ReportValidated, decode, encode
 
+
+
 async def stored_verdicts(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, tuple[bytes, bool]]:
     """Verdicts already decided for these events: source_event_id -> (event as published, still unsent)."""
     rows = await conn.fetch(
         """SELECT v.source_event_id, v.event,
-                  EXISTS (SELECT FROM verdicts_unsent u WHERE v.source_event_id = ANY (u.event_ids)) AS unsent
+                  EXISTS (SELECT FROM verdicts_unsent u WHERE v.source_event_id = ANY (u.event_ids)
+                                                         OR (v.seq > u.after_seq AND v.seq <= u.upto_seq)) AS unsent
            FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (
-               SELECT * FROM verdicts WHERE source_event_id = k.id LIMIT 1) AS v""",
+               SELECT source_event_id, event, seq FROM verdicts WHERE source_event_id = k.id LIMIT 1) AS v""",
         event_ids,
     )
     return {r["source_event_id"]: (r["event"], r["unsent"]) for r in rows}
@@ -121,26 +124,44 @@ async def acknowledged(pool: asyncpg.Pool, batch: int | None, resent: list[str])
         )
 
 
-async def forget_emitted(pool: asyncpg.Pool, page: int = 5000) -> None:
-    """The broker lost every record: every verdict (in the order decided) and dead letter is unsent again."""
+async def forget_emitted(pool: asyncpg.Pool) -> None:
+    """The broker lost every record: every verdict decided so far (as one range) and every dead
+    letter is unsent again."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("DELETE FROM verdicts_unsent")
         await conn.execute(
-            """INSERT INTO verdicts_unsent (event_ids)
-               SELECT array_agg(source_event_id ORDER BY seq) FROM verdicts GROUP BY seq / $1 ORDER BY seq / $1""",
-            page,
+            "INSERT INTO verdicts_unsent (after_seq, upto_seq) SELECT 0, max(seq) FROM verdicts HAVING count(*) > 0"
         )
         await conn.execute("UPDATE dead_letters SET emitted = false WHERE emitted")
 
 
-async def unsent_verdicts(pool: asyncpg.Pool):
-    """Batches the broker has not acknowledged, oldest first: (batch, [(unit_id, event as published)])."""
-    batches = await pool.fetch("SELECT batch, event_ids FROM verdicts_unsent ORDER BY batch")
-    for b in batches:
-        rows = await pool.fetch(
-            "SELECT unit_id, event FROM verdicts WHERE source_event_id = ANY($1::text[]) ORDER BY seq", b["event_ids"]
-        )
-        yield b["batch"], [(r["unit_id"], r["event"]) for r in rows]
+async def unsent_verdicts(pool: asyncpg.Pool, page: int = 5000):
+    """What the broker has not acknowledged, oldest first, a page at a time: (batch, the last seq of
+    the page if the batch is a range, [(unit_id, event as published)])."""
+    for b in await pool.fetch("SELECT batch, event_ids, after_seq, upto_seq FROM verdicts_unsent ORDER BY batch"):
+        if b["event_ids"] is not None:
+            rows = await pool.fetch(
+                """SELECT v.unit_id, v.event FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (
+                       SELECT unit_id, event, seq FROM verdicts WHERE source_event_id = k.id LIMIT 1) AS v
+                   ORDER BY v.seq""",
+                b["event_ids"],
+            )
+            yield b["batch"], None, [(r["unit_id"], r["event"]) for r in rows]
+            continue
+        after = b["after_seq"]
+        while rows := await pool.fetch(
+            "SELECT seq, unit_id, event FROM verdicts WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+            after, b["upto_seq"], page,
+        ):
+            after = rows[-1]["seq"]
+            yield b["batch"], after, [(r["unit_id"], r["event"]) for r in rows]
+        # Resumed after the last page was acknowledged: the whole range is sent.
+        await pool.execute("DELETE FROM verdicts_unsent WHERE batch = $1", b["batch"])
+
+
+async def range_sent_up_to(pool: asyncpg.Pool, batch: int, seq: int) -> None:
+    """The broker acknowledged a range's verdicts up to `seq`: a restart resumes after it."""
+    await pool.execute("UPDATE verdicts_unsent SET after_seq = $2 WHERE batch = $1", batch, seq)
 
 
 async def _unsent_pages(pool: asyncpg.Pool, table: str, columns: tuple[str, ...], page: int):

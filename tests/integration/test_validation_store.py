@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from services.validation import handlers
+from services.validation import handlers, store
 from services.validation.app import MIGRATIONS, SERVICE
 from shared import db
 from shared.events import encode
@@ -64,5 +64,27 @@ async def test_history_carries_over_batches(database_url):
             ("accepted", []), ("accepted_with_warnings", ["duplicate.activity"])
         ]
         assert await pool.fetchval("SELECT version FROM validation_history WHERE report_id = 'x1'") == 2
+    finally:
+        await pool.close()
+
+
+async def test_a_reset_replay_resumes_after_the_last_page_the_broker_acknowledged(database_url):
+    pool = await _pool(database_url)
+    try:
+        events = [submitted("pudong", report(f"r{i}")) for i in range(5)]
+        outcome = await handlers.process(pool, CTX, _records(*events))
+        await handlers.mark_emitted(pool, outcome)
+        assert await pool.fetchval("SELECT count(*) FROM verdicts_unsent") == 0
+
+        await store.forget_emitted(pool)  # the broker lost everything: all five are unsent again
+        first = store.unsent_verdicts(pool, page=2)
+        batch, upto, page = await anext(first)
+        assert [e for _, e in page] == outcome.wire[:2]
+        await store.range_sent_up_to(pool, batch, upto)
+        await first.aclose()  # the process dies before the next page
+
+        rest = [page async for _, _, page in store.unsent_verdicts(pool, page=2)]
+        assert [e for p in rest for _, e in p] == outcome.wire[2:]  # from where the broker's acknowledgement left off
+        assert await pool.fetchval("SELECT count(*) FROM verdicts_unsent") == 0
     finally:
         await pool.close()
