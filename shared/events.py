@@ -39,7 +39,7 @@ def new_id() -> str:
 def new_ids(count: int) -> list[str]:
     """Ids of 32 hex digits, as uuid4().hex gave: the time in milliseconds (48 bits), then 80 random
     bits. Ids made later sort later, so every index on them grows at its end instead of touching a
-    random page per row (a third of the cost of storing a report went there)."""
+    random page per row."""
     now = f"{time.time_ns() // 1_000_000:012x}"
     noise = os.urandom(10 * count).hex()
     return [now + noise[20 * i : 20 * i + 20] for i in range(count)]
