@@ -36,7 +36,7 @@ from prometheus_client import Counter, Gauge
 from shared import db, topics
 from shared.epoch import BrokerEpoch
 from shared.events import DeadLettered, decode, encode
-from shared.kafka import LogRestarts, new_consumer
+from shared.kafka import LogRestarts, new_consumer, send_many
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -415,8 +415,7 @@ class Inbox:
         )
         if not rows:
             return 0
-        futures = [await self.producer.send(self.dead_letters.name, r["event"], key=r["source_topic"].encode()) for r in rows]
-        await asyncio.gather(*futures)
+        await send_many(self.producer, self.dead_letters.name, [(r["source_topic"].encode(), r["event"]) for r in rows])
         await self.pool.execute(
             "UPDATE inbox_dead_letters SET emitted = true WHERE event_id = ANY($1::text[])", [r["event_id"] for r in rows]
         )

@@ -13,8 +13,8 @@ from services.validation import store
 from services.validation.rules import RuleContext
 from services.validation.verdicts import judge
 from shared import topics
-from shared.kafka import send_many
 from shared.events import SCHEMA_VERSION, DeadLettered, ReportSubmitted, ReportValidated, decode, encode
+from shared.kafka import send_many
 
 log = logging.getLogger(__name__)
 

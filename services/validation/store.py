@@ -12,7 +12,6 @@ from services.validation.history import Entry, History, Stat, title_key
 from shared.events import DeadLettered, ReportSubmitted, ReportValidated, decode, encode
 
 
-
 async def stored_verdicts(conn: asyncpg.Connection, event_ids: list[str]) -> dict[str, tuple[bytes, bool]]:
     """Verdicts already decided for these events: source_event_id -> (event as published, still unsent)."""
     rows = await conn.fetch(
