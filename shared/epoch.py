@@ -105,7 +105,7 @@ class BrokerEpoch:
                 await producer.start()
         except BaseException:
             for client in (admin, consumer, producer):
-                await _close_quietly(client)
+                await kafka.close_client(client)
             raise
         consumer.assign([_PARTITION])
         consumer.pause(_PARTITION)
@@ -116,15 +116,7 @@ class BrokerEpoch:
         self._admin = self._consumer = self._producer = None
         for client in clients:
             if client is not None:
-                await _close_quietly(client)
-
-
-async def _close_quietly(client) -> None:
-    try:
-        async with asyncio.timeout(5):
-            await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
-    except Exception:  # a client of a broker that is gone may fail to close; it is dropped anyway
-        pass
+                await kafka.close_client(client)
 
 
 async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, interval_s: float = 2.0) -> None:
@@ -149,5 +141,5 @@ async def watch_broker_resets(settings: CommonSettings, service: str, on_reset, 
             # The database may be away too: the replay runs again, whole, once both are back.
             log.warning("%s: broker check or replay failed (%r); retrying", service, exc)
         finally:
-            await admin.close()
+            await kafka.close_client(admin)
         await asyncio.sleep(interval_s)

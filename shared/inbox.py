@@ -36,7 +36,7 @@ from prometheus_client import Counter, Gauge
 from shared import db, topics
 from shared.epoch import BrokerEpoch
 from shared.events import DeadLettered, decode, encode
-from shared.kafka import LogRestarts, new_consumer, send_many
+from shared.kafka import LogRestarts, close_client, new_consumer, send_many
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -159,11 +159,7 @@ class Inbox:
             finally:
                 self.consumer = None
                 if consumer is not None:
-                    try:
-                        async with asyncio.timeout(5):
-                            await consumer.stop()
-                    except Exception:
-                        pass
+                    await close_client(consumer)
 
     async def _read_epoch(self) -> str:
         while self.epoch.current is None:

@@ -31,6 +31,23 @@ def new_producer(settings: CommonSettings, **overrides) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
+async def close_client(client: AIOKafkaAdminClient | AIOKafkaConsumer | AIOKafkaProducer, timeout_s: float = 5.0) -> None:
+    """Close an aiokafka client, for at most `timeout_s`; what closing raises is dropped (a client
+    of a broker that is gone may fail to close; it is discarded anyway).
+
+    aiokafka's close awaits its own background tasks under `suppress(CancelledError)`, which also
+    swallows a cancellation of the task doing the closing: a loop cancelled there would go on for
+    ever (a service's shutdown then waited 10 s for its reset watcher). That cancellation is raised again."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+    except Exception:
+        pass
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def new_consumer(settings: CommonSettings, *specs: topics.TopicSpec, group_id: str | None, **overrides) -> AIOKafkaConsumer:
     options = dict(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -75,7 +92,7 @@ async def ensure_topics(settings: CommonSettings, specs=topics.ALL, attempts: in
             log.info("broker not reachable yet (%s); retrying", exc)
             await asyncio.sleep(0.5)
         finally:
-            await admin.close()
+            await close_client(admin)
 
 
 async def delete_topic(settings: CommonSettings, name: str) -> None:
@@ -86,7 +103,7 @@ async def delete_topic(settings: CommonSettings, name: str) -> None:
         if name in await admin.list_topics():
             await admin.delete_topics([name])
     finally:
-        await admin.close()
+        await close_client(admin)
 
 
 def record_key(spec: topics.TopicSpec, event: Contract) -> bytes | None:

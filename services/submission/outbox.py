@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 from services.submission import metrics
 from shared import db, topics
-from shared.kafka import send_many
+from shared.kafka import close_client, send_many
 
 log = logging.getLogger(__name__)
 MARKED_FOR_S = 1.0
@@ -163,7 +163,7 @@ class OutboxRelay:
                 async with asyncio.timeout(5):
                     await admin.start()
             except BaseException:
-                await admin.close()
+                await close_client(admin)
                 raise
             self._admin = admin
         async with asyncio.timeout(5):
@@ -176,7 +176,4 @@ class OutboxRelay:
         self._marked_at = None
         admin, self._admin = self._admin, None
         if admin is not None:
-            try:
-                await admin.close()
-            except Exception:  # closing a client whose broker is gone may fail; it is discarded anyway
-                pass
+            await close_client(admin)
