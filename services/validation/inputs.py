@@ -12,8 +12,9 @@ from services.validation import handlers, telemetry
 from services.validation.rules import RuleContext
 from shared import topics
 from shared.epoch import BrokerEpoch
+from shared.events import encode
 from shared.inbox import Delivery, Inbox
-from shared.kafka import publish, send_many
+from shared.kafka import record_key, send_many
 from shared.settings import CommonSettings
 
 GROUP = "validation"
@@ -30,10 +31,12 @@ def inbox(
 
     async def publish_outcome(result) -> None:
         outcome, started = result
-        await send_many(producer, topics.REPORTS_VALIDATED.name,
-                        ((v.unit_id.encode(), raw) for v, raw in zip(outcome.to_send, outcome.wire)))
+        sends = [send_many(producer, topics.REPORTS_VALIDATED.name,
+                           ((v.unit_id.encode(), raw) for v, raw in zip(outcome.to_send, outcome.wire)))]
         if outcome.dead_letters:
-            await asyncio.gather(*[await publish(producer, topics.VALIDATION_DEAD_LETTERS, d) for d in outcome.dead_letters])
+            spec = topics.VALIDATION_DEAD_LETTERS
+            sends.append(send_many(producer, spec.name, ((record_key(spec, d), encode(d)) for d in outcome.dead_letters)))
+        await asyncio.gather(*sends)
         await handlers.mark_emitted(pool, outcome)
         telemetry.observe(outcome, time.perf_counter() - started)
 
