@@ -9,14 +9,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import epoch, kafka
 from shared.settings import CommonSettings
-
-
-def _bootstrap(broker) -> str:
-    return broker if isinstance(broker, str) else broker.bootstrap
+from tests.integration.test_submission_api import bootstrap_of
 
 
 async def test_a_cancellation_that_arrives_while_a_client_closes_is_raised(broker):
-    bootstrap = _bootstrap(broker)
+    bootstrap = bootstrap_of(broker)
     for client in (AIOKafkaAdminClient(bootstrap_servers=bootstrap), AIOKafkaConsumer(bootstrap_servers=bootstrap),
                    AIOKafkaProducer(bootstrap_servers=bootstrap)):
         await client.start()
@@ -28,7 +25,7 @@ async def test_a_cancellation_that_arrives_while_a_client_closes_is_raised(broke
 
 
 async def test_the_reset_watcher_stops_when_cancelled_at_any_moment(broker):
-    settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=_bootstrap(broker), DATABASE_URL="postgresql://unused")
+    settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap_of(broker), DATABASE_URL="postgresql://unused")
 
     async def on_reset() -> None:
         pass

@@ -5,6 +5,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared import kafka
 from shared.settings import CommonSettings
+from tests.integration.test_submission_api import bootstrap_of
 
 
 async def _read_all(settings: CommonSettings, topic: str, count: int) -> list:
@@ -22,7 +23,7 @@ async def _read_all(settings: CommonSettings, topic: str, count: int) -> list:
 
 
 async def test_records_land_where_send_puts_them_and_keep_their_order_per_key(broker):
-    bootstrap = broker if isinstance(broker, str) else broker.bootstrap
+    bootstrap = bootstrap_of(broker)
     settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL="postgresql://unused")
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
