@@ -18,13 +18,21 @@ STATES = ("pending", "accepted", "accepted_with_warnings", "rejected", "withdraw
 async def versions(pool: asyncpg.Pool, units: list[str] | None, report_id: str | None, tz: tzinfo) -> list[dict]:
     """Every published version (stale ones were never published), oldest first per report."""
     rows = await pool.fetch(
-        """SELECT s.unit_id, s.submission_id, s.received_at, r.report_id, r.version, r.state, r.issues, o.value,
+        # The wanted submissions first, then their outbox rows unnested once each (a request's events
+        # are stored side by side in one row) and matched to the reports by event id.
+        """WITH wanted AS MATERIALIZED (
+               SELECT submission_id, unit_id, received_at FROM submissions
+               WHERE kind = 'reports' AND ($1::text[] IS NULL OR unit_id = ANY($1))),
+           stored AS (
+               SELECT u.event_id, u.value FROM wanted w JOIN outbox o ON o.submission_id = w.submission_id,
+                      unnest(o.event_ids, o.record_values) AS u(event_id, value))
+           SELECT s.unit_id, s.submission_id, s.received_at, r.report_id, r.version, r.state, r.issues, o.value,
                   b.reason, b.sent_at
-           FROM submission_reports r
-           JOIN submissions s ON s.submission_id = r.submission_id
-           JOIN outbox o ON o.event_id = r.event_id
+           FROM wanted s
+           JOIN submission_reports r ON r.submission_id = s.submission_id
+           JOIN stored o ON o.event_id = r.event_id
            LEFT JOIN report_send_backs b ON b.unit_id = s.unit_id AND b.report_id = r.report_id AND b.version = r.version
-           WHERE ($1::text[] IS NULL OR s.unit_id = ANY($1)) AND ($2::text IS NULL OR r.report_id = $2)
+           WHERE ($2::text IS NULL OR r.report_id = $2)
            ORDER BY s.unit_id, r.report_id, r.version""",
         units, report_id,
     )

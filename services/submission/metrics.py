@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 REQUESTS = Counter("qm_submission_requests_total", "API requests by outcome.", ["outcome"])
 REPORTS_ACCEPTED = Counter("qm_submission_reports_accepted_total", "Reports accepted (stale versions included).")
 REPORTS_STALE = Counter("qm_submission_reports_stale_total", "Reports accepted as no-ops: version not higher than accepted.")
-OUTBOX_DEPTH = Gauge("qm_submission_outbox_depth", "Outbox rows not yet published to Kafka.")
+OUTBOX_DEPTH = Gauge("qm_submission_outbox_depth", "Events in the outbox not yet published to Kafka.")
 PUBLISH_LATENCY = Histogram(
     "qm_submission_publish_latency_seconds",
     "From a request's commit to the broker's acknowledgement of its record.",

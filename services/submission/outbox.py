@@ -88,15 +88,19 @@ class OutboxRelay:
         return not await db.reachable(self.pool)
 
     async def publish_batch(self) -> int:
+        """Publishes the oldest unpublished rows, up to `batch_size` events (at least one row); returns
+        how many events."""
         async with self.lock, self.pool.acquire() as conn, conn.transaction():
             # One relay at a time across replicas (the others find the turn taken and wait for the
             # next poll), so the rows are claimed by one UPDATE without a lock per row. The turn is an
             # uncorrelated subquery: asked once, in the same round trip.
             rows = await conn.fetch(
                 """UPDATE outbox SET published_at = now()
-                   WHERE id IN (SELECT id FROM outbox WHERE published_at IS NULL AND (SELECT pg_try_advisory_xact_lock($2))
-                                ORDER BY id LIMIT $1)
-                   RETURNING id, topic, key, value, extract(epoch FROM created_at) AS created""",
+                   WHERE id IN (SELECT id FROM (SELECT id, sum(events) OVER (ORDER BY id) - events AS before
+                                                FROM outbox WHERE published_at IS NULL AND (SELECT pg_try_advisory_xact_lock($2))
+                                                ORDER BY id LIMIT $1) AS oldest
+                                WHERE before < $1)
+                   RETURNING id, topic, key, record_values, extract(epoch FROM created_at) AS created""",
                 self.batch_size, RELAY_LOCK,
             )
             if not rows:
@@ -106,40 +110,50 @@ class OutboxRelay:
             rows.sort(key=lambda r: r["id"])  # RETURNING has no order
             by_topic: dict[str, list] = {}
             for r in rows:
-                by_topic.setdefault(r["topic"], []).append((r["key"], r["value"]))
+                key = r["key"]
+                by_topic.setdefault(r["topic"], []).extend((key, value) for value in r["record_values"])
             # Longer than the producer's request timeout: its own expiry fails the batches first,
             # so nothing is left queued inside the client to reach a later broker unseen.
             async with asyncio.timeout(30):
                 await asyncio.gather(*(send_many(self.producer, topic, keyed) for topic, keyed in by_topic.items()))
         acked = time.time()
         for r in rows:
-            metrics.PUBLISH_LATENCY.observe(max(0.0, acked - float(r["created"])))
-        metrics.PUBLISHED.inc(len(rows))
-        self.published += len(rows)
-        return len(rows)
+            waited = max(0.0, acked - float(r["created"]))
+            for _ in r["record_values"]:
+                metrics.PUBLISH_LATENCY.observe(waited)
+        events = sum(len(keyed) for keyed in by_topic.values())
+        metrics.PUBLISHED.inc(events)
+        self.published += events
+        return events
 
     async def requeue_after_reset(self) -> int:
         """on_reset of shared.epoch.watch_broker_resets: the broker forgot every record, so publish
         again every report whose verdict has not come back, and every return (few; consumers are
         idempotent). Published reports whose verdict arrived are downstream's to replay."""
         async with self.lock, self.pool.acquire() as conn, conn.transaction():
-            reports = await conn.execute(
-                """UPDATE outbox o SET published_at = NULL FROM submission_reports r
-                   WHERE r.state = 'pending' AND o.event_id = r.event_id AND o.published_at IS NOT NULL"""
+            # A request's events go again together if any of its reports is still pending.
+            reports = await conn.fetchval(
+                """WITH requeued AS (
+                       UPDATE outbox o SET published_at = NULL
+                       WHERE o.topic = $1 AND o.published_at IS NOT NULL AND EXISTS (
+                           SELECT FROM submission_reports r WHERE r.submission_id = o.submission_id AND r.state = 'pending')
+                       RETURNING events)
+                   SELECT coalesce(sum(events), 0) FROM requeued""",
+                topics.REPORTS_SUBMITTED.name,
             )
             returns = await conn.execute(
                 "UPDATE outbox SET published_at = NULL WHERE topic = ANY($1::text[]) AND published_at IS NOT NULL",
                 [topics.RETURNS_FILED.name, topics.REPORTS_SENT_BACK.name],
             )
             self._marked_at = None  # the broker is new: wait for its marker again
-        count = int(reports.split()[-1]) + int(returns.split()[-1])
+        count = reports + int(returns.split()[-1])
         metrics.REQUEUED.inc(count)
         log.info("outbox relay: broker reset; %d records re-queued", count)
         self.notify()
         return count
 
     async def depth(self) -> int:
-        return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        return await self.pool.fetchval("SELECT coalesce(sum(events), 0) FROM outbox WHERE published_at IS NULL")
 
     async def close(self) -> None:
         await self._close_admin()

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.submission import archive
-from services.submission.store import _outbox_row
+from services.submission.store import queue_event
 from shared import audit, topics
 from shared.auth import Principal
 from shared.events import ReportSentBack, StoredText
@@ -64,9 +64,7 @@ async def send_back(request: Request, report_id: Annotated[StoredText, Path(max_
             body.unit_id, report_id, latest["version"], event.reason, event.event_id, who.token_id,
         )
         if inserted:
-            await conn.copy_records_to_table(
-                "outbox", columns=["topic", "key", "value", "event_id"], records=[_outbox_row(topics.REPORTS_SENT_BACK, event)]
-            )
+            await queue_event(conn, topics.REPORTS_SENT_BACK, event)
             await audit.record(conn, audit.actor_of(who), "report.send_back", f"{body.unit_id}/{report_id}", event.reason,
                                {"version": latest["version"], "event_id": event.event_id})
     state.relay.notify()

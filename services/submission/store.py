@@ -1,4 +1,4 @@
-"""Writes a submission, its idempotency key, its reports and their outbox rows in one transaction;
+"""Writes a submission, its idempotency key, its reports and their outbox row in one transaction;
 reads submissions back and applies validation's verdicts to them."""
 from __future__ import annotations
 
@@ -43,8 +43,13 @@ class _KeyTaken(Exception):
     pass
 
 
-def _outbox_row(spec: topics.TopicSpec, event: Contract) -> tuple[str, bytes | None, bytes, str]:
-    return spec.name, record_key(spec, event), encode(event), event.event_id  # type: ignore[attr-defined]
+async def queue_event(conn: asyncpg.Connection, spec: topics.TopicSpec, event: Contract, submission_id: str | None = None) -> None:
+    """One event into the outbox, for the relay to publish once the transaction commits."""
+    await conn.execute(
+        """INSERT INTO outbox (topic, key, submission_id, event_ids, record_values, events)
+           VALUES ($1, $2, $3, ARRAY[$4::text], ARRAY[$5::bytea], 1)""",
+        spec.name, record_key(spec, event), submission_id, event.event_id, encode(event),  # type: ignore[attr-defined]
+    )
 
 
 async def _claim(conn: asyncpg.Connection, unit_id: str, claim: Claim | None, answer: dict) -> None:
@@ -107,18 +112,18 @@ async def save_reports(
         # The record key comes from the envelope (the registry keys this topic by unit_id).
         spec = topics.REPORTS_SUBMITTED
         key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
+        # One outbox row for the request's events: the relay claims and marks it as one.
         await conn.execute(
             """WITH report_rows AS (
                    INSERT INTO submission_reports (submission_id, position, report_id, version, event_id, state, issues)
                    SELECT $1, p, r, v, e, CASE WHEN ok THEN 'pending' ELSE 'accepted' END, coalesce(i::jsonb, '[]')
                    FROM unnest($2::int[], $3::text[], $4::int[], $5::text[], $6::bool[], $7::text[]) AS t(p, r, v, e, ok, i))
-               INSERT INTO outbox (topic, key, value, event_id)
-               SELECT $8, $9, val, e FROM unnest($5::text[], $6::bool[], $10::bytea[]) WITH ORDINALITY AS t(e, ok, val, n)
-               WHERE ok ORDER BY n""",
+               INSERT INTO outbox (topic, key, submission_id, event_ids, record_values, events)
+               SELECT $8, $9, $1, $10::text[], $11::bytea[], cardinality($10::text[]) WHERE cardinality($10::text[]) > 0""",
             submission_id, list(range(len(reports))), [r.report_id for r in reports], [r.version for r in reports],
             event_ids, publish,
             [None if ok else orjson.dumps([stale_issue(reports[i])]).decode() for i, ok in enumerate(publish)],
-            spec.name, key, batch.values,
+            spec.name, key, [e for e, ok in zip(event_ids, publish) if ok], [v for v, ok in zip(batch.values, publish) if ok],
         )
         published = len(reports) - len(stale)
         return Saved(published=published, stale=len(reports) - published)
@@ -134,9 +139,7 @@ async def save_return(
         await conn.execute(
             "INSERT INTO submissions (submission_id, unit_id, kind) VALUES ($1, $2, 'return')", submission_id, event.unit_id
         )
-        await conn.copy_records_to_table(
-            "outbox", columns=["topic", "key", "value", "event_id"], records=[_outbox_row(topics.RETURNS_FILED, event)]
-        )
+        await queue_event(conn, topics.RETURNS_FILED, event, submission_id)
         return Saved(published=1, stale=0)
 
     return await _transact(pool, event.unit_id, claim, work)
