@@ -13,7 +13,7 @@ from services.validation import store
 from services.validation.rules import RuleContext
 from services.validation.verdicts import judge
 from shared import topics
-from shared.events import SCHEMA_VERSION, DeadLettered, ReportSubmitted, ReportValidated, decode, encode
+from shared.events import SCHEMA_VERSION, DeadLettered, ReportSubmitted, ReportValidated, decode, encode, new_ids
 from shared.kafka import send_many
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ async def decide(conn: asyncpg.Connection, ctx: RuleContext, records: list[Recor
             if event.event_id not in stored:
                 fresh.setdefault(event.event_id, (record, event))
         history = await store.load_history(conn, [e for _, e in fresh.values()])
-        for record, event in fresh.values():
+        for (record, event), event_id in zip(fresh.values(), new_ids(len(fresh))):
             try:
-                decided[event.event_id] = judge(ctx, history, event)
+                decided[event.event_id] = judge(ctx, history, event, event_id)
             except Exception as exc:  # a rule that trips over odd input must not stop the stream
                 log.exception("rule failure on %s/%s@%s", record.topic, record.partition, record.offset)
                 dead.append(dead_letter(record, f"validation failed: {exc!r}"))

@@ -1,6 +1,8 @@
 """Prometheus metrics of the validation service (qm_validation_*)."""
 from __future__ import annotations
 
+from collections import Counter as Tally
+
 from prometheus_client import Counter, Histogram
 
 from services.validation.handlers import Outcome
@@ -26,7 +28,8 @@ REFUSED = Counter(
 def observe(outcome: Outcome, seconds: float) -> None:
     PROCESSING.observe(seconds)
     DEAD_LETTERS.inc(len(outcome.dead_letters))
-    for verdict in outcome.decided:
-        VERDICTS.labels(verdict.verdict).inc()
-        for issue in verdict.issues:
-            RULE_HITS.labels(issue.code, issue.severity).inc()
+    # Tallied first: a labels() lookup costs a microsecond, per verdict and per issue.
+    for verdict, count in Tally(v.verdict for v in outcome.decided).items():
+        VERDICTS.labels(verdict).inc(count)
+    for (code, severity), count in Tally((i.code, i.severity) for v in outcome.decided for i in v.issues).items():
+        RULE_HITS.labels(code, severity).inc(count)
