@@ -50,7 +50,7 @@ def tune_collector(young: int = 200_000) -> None:
     batch's live events a time or two (10% of validation's CPU, py-spy and an A/B with the collector
     off); a batch of 1,000 events holds about 50,000. What start-up made (modules, models,
     catalogues) is frozen out of every collection. Reference counting still frees almost everything
-    at once; this only paces the search for cycles, which wait longer for it (validation's RSS
-    after 100,000 reports: 97 MB at 50,000, 116 MB at 200,000)."""
+    at once; this only paces the search for cycles, and a 100,000-report run made none to find
+    (`gc.DEBUG_SAVEALL` in every service: only start-up's logging configuration)."""
     gc.freeze()
     gc.set_threshold(young, 20, 20)
