@@ -9,7 +9,7 @@ REPORTS_STALE = Counter("qm_submission_reports_stale_total", "Reports accepted a
 OUTBOX_DEPTH = Gauge("qm_submission_outbox_depth", "Events in the outbox not yet published to Kafka.")
 PUBLISH_LATENCY = Histogram(
     "qm_submission_publish_latency_seconds",
-    "From a request's commit to the broker's acknowledgement of its record.",
+    "From a request's commit to the broker's acknowledgement of its records, once per request.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 PUBLISHED = Counter("qm_submission_published_total", "Outbox records acknowledged by the broker.")

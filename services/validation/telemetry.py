@@ -1,7 +1,7 @@
 """Prometheus metrics of the validation service (qm_validation_*)."""
 from __future__ import annotations
 
-from collections import Counter as Tally
+import collections
 
 from prometheus_client import Counter, Histogram
 
@@ -29,7 +29,7 @@ def observe(outcome: Outcome, seconds: float) -> None:
     PROCESSING.observe(seconds)
     DEAD_LETTERS.inc(len(outcome.dead_letters))
     # Tallied first: a labels() lookup costs a microsecond, per verdict and per issue.
-    for verdict, count in Tally(v.verdict for v in outcome.decided).items():
+    for verdict, count in collections.Counter(v.verdict for v in outcome.decided).items():
         VERDICTS.labels(verdict).inc(count)
-    for (code, severity), count in Tally((i.code, i.severity) for v in outcome.decided for i in v.issues).items():
+    for (code, severity), count in collections.Counter((i.code, i.severity) for v in outcome.decided for i in v.issues).items():
         RULE_HITS.labels(code, severity).inc(count)
