@@ -107,7 +107,11 @@ async def delete_topic(settings: CommonSettings, name: str) -> None:
 
 
 def record_key(spec: topics.TopicSpec, event: Contract) -> bytes | None:
-    value = getattr(event, spec.key, None)
+    return key_bytes(getattr(event, spec.key, None))
+
+
+def key_bytes(value: object) -> bytes | None:
+    """A record key from the value of its topic's key field (`spec.key`), as stored or as decoded."""
     return str(value).encode() if value is not None else None
 
 

@@ -10,7 +10,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from shared import topics
-from shared.kafka import send_many
+from shared.kafka import key_bytes, send_many
 
 
 class Outbox:
@@ -54,11 +54,6 @@ class Outbox:
     async def _send(self, transitions: list[asyncpg.Record], raised: list[asyncpg.Record]) -> None:
         """The stored bytes as they are, keyed as the registry keys each topic (its key is a column)."""
         await asyncio.gather(*(
-            send_many(self.producer, spec.name, [(_key(spec, r), r["event"]) for r in rows])
+            send_many(self.producer, spec.name, [(key_bytes(r[spec.key]), r["event"]) for r in rows])
             for spec, rows in ((topics.RETURNS_STATUS, transitions), (topics.ALERTS_RAISED, raised)) if rows
         ))
-
-
-def _key(spec: topics.TopicSpec, row: asyncpg.Record) -> bytes | None:
-    value = row[spec.key]
-    return str(value).encode() if value is not None else None
