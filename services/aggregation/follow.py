@@ -28,6 +28,10 @@ class Follower:
     def _notified(self, conn, pid, channel, payload: str) -> None:
         try:
             note = orjson.loads(payload)
+            if note["kind"] == "totals" and note.get("by") == self.totals.replica:
+                # This replica's inbox shows its own fold once committed, from what it folded (`sync`
+                # after the commit); a refresh started now would read the same rows back instead.
+                return
             self.dirty.add(note["kind"])
             self.received_at[note["kind"]] = max(self.received_at.get(note["kind"], 0.0), float(note["received_at"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

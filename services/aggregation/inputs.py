@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 from services.aggregation import metrics
 from services.aggregation.feeds import AlertFeed, ReturnBoard
 from services.aggregation.follow import Follower
-from services.aggregation.projection import Totals
+from services.aggregation.projection import Fold, Totals
 from shared import topics
 from shared.clock import CampaignClock
 from shared.epoch import BrokerEpoch
@@ -44,6 +44,7 @@ class Folded:
     counts: dict[str, tuple[int, int]]  # input -> (events, applied)
     received_at: float | None
     started: float
+    folds: list[Fold]
 
 
 async def publish_totals(pipe: Pipeline, received_at: float | None = None) -> None:
@@ -66,21 +67,25 @@ def handler(pipe: Pipeline):
         by_topic: dict[str, list] = {}
         for d in deliveries:
             by_topic.setdefault(d.topic, []).append(d.event)
-        counts, received_at = {}, None
+        counts, received_at, folds = {}, None, []
         if verdicts := by_topic.get(topics.REPORTS_VALIDATED.name):
-            counts["verdict"] = (len(verdicts), await pipe.totals.fold(conn, verdicts))
+            folds.append(await pipe.totals.fold(conn, verdicts))
+            counts["verdict"] = (len(verdicts), folds[-1].applied)
             received_at = max(v.received_at for v in verdicts)
         # After the verdicts: a send-back names a version that must already be in the ledger.
         if sent := by_topic.get(topics.REPORTS_SENT_BACK.name):
-            counts["send_back"] = (len(sent), await pipe.totals.send_back(conn, sent))
+            folds.append(await pipe.totals.send_back(conn, sent))
+            counts["send_back"] = (len(sent), folds[-1].applied)
             received_at = max([received_at or 0.0, *(s.received_at for s in sent)])
         if statuses := by_topic.get(topics.RETURNS_STATUS.name):
             counts["return_status"] = (len(statuses), await pipe.board.store(conn, statuses))
         if alerts := by_topic.get(topics.ALERTS_RAISED.name):
             counts["alert"] = (len(alerts), await pipe.feed.store(conn, alerts))
-        return Folded(counts, received_at, started)
+        return Folded(counts, received_at, started, folds)
 
     async def after_commit(folded: Folded) -> None:
+        for fold in folded.folds:
+            pipe.totals.committed(fold)
         await pipe.follower.sync(received_at=folded.received_at)
         if folded.counts.get("verdict", (0, 0))[1] or folded.counts.get("send_back", (0, 0))[1]:
             await publish_totals(pipe, folded.received_at)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from datetime import timezone
 from decimal import Decimal
 from typing import Iterable
 
@@ -96,7 +97,8 @@ def entry_of(verdict: ReportValidated) -> Entry:
         title=r.title,
         metrics={m: scale(m, v) for m, v in r.metrics.items()},
         withdrawn=r.withdrawn,
-        campaign_time=verdict.campaign_time.isoformat(),
+        # In UTC, as the ledger gives it back: an entry reads the same whether folded here or read from there.
+        campaign_time=verdict.campaign_time.astimezone(timezone.utc).isoformat(),
     )
 
 
