@@ -150,24 +150,28 @@ async def load_submission(pool: asyncpg.Pool, submission_id: str) -> dict | None
     if head is None:
         return None
     rows = await pool.fetch(
-        "SELECT report_id, version, state, issues FROM submission_reports WHERE submission_id = $1 ORDER BY position",
+        f"""SELECT r.report_id, r.version, {DECIDED}
+            FROM submission_reports r LEFT JOIN report_verdicts v ON v.event_id = r.event_id
+            WHERE r.submission_id = $1 ORDER BY r.position""",
         submission_id,
     )
     return {"submission_id": submission_id, "unit_id": head["unit_id"], "kind": head["kind"], "reports": [dict(r) for r in rows]}
 
 
+# A report's state and issues: its verdict's (v, from report_verdicts) once one came, else its own (r).
+DECIDED = "coalesce(v.state, r.state) AS state, coalesce(v.issues, r.issues) AS issues"
+
+
 async def apply_verdicts(pool: asyncpg.Pool | asyncpg.Connection, verdicts: list[tuple[str, str, str]]) -> int:
-    """Set (event_id, state, issues as JSON text) on the matching reports; repeating it changes nothing."""
+    """Store (event_id, state, issues as JSON text) for the reports they decide; repeating it changes nothing."""
     if not verdicts:
         return 0
+    verdicts = sorted(verdicts)  # two followers during a handover write shared rows in one order: no deadlock
     result = await pool.execute(
-        # Each row found by one index probe (LIMIT keeps it a nested loop), whatever the statistics
-        # say: a plan chosen from a stale estimate once scanned the whole table per batch (8.6 s of
-        # 14). A row updated meanwhile by another follower is skipped: it got the same verdict.
-        """UPDATE submission_reports r SET state = v.state, issues = v.issues::jsonb
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS v(event_id, state, issues)
-           CROSS JOIN LATERAL (SELECT ctid AS found FROM submission_reports WHERE event_id = v.event_id LIMIT 1) AS s
-           WHERE r.ctid = s.found AND (r.state <> v.state OR r.issues <> v.issues::jsonb)""",
+        """INSERT INTO report_verdicts AS d (event_id, state, issues)
+           SELECT e, s, i::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS v(e, s, i)
+           ON CONFLICT (event_id) DO UPDATE SET state = excluded.state, issues = excluded.issues
+           WHERE d.state <> excluded.state OR d.issues <> excluded.issues""",
         [v[0] for v in verdicts], [v[1] for v in verdicts], [v[2] for v in verdicts],
     )
     return int(result.split()[-1])
