@@ -95,14 +95,9 @@ async def save_verdicts(conn: asyncpg.Connection, verdicts: list[ReportValidated
     if not verdicts:
         return
     await conn.execute(
-        """INSERT INTO verdicts (source_event_id, unit_id, report_id, version, verdict, issues, event)
-           SELECT i, u, r, v, d, s::jsonb, e
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::bytea[])
-                AS x(i, u, r, v, d, s, e)
+        """INSERT INTO verdicts (source_event_id, unit_id, event) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
            ON CONFLICT (source_event_id) DO NOTHING""",
-        [v.source_event_id for v in verdicts], [v.unit_id for v in verdicts],
-        [v.report.report_id for v in verdicts], [v.report.version for v in verdicts], [v.verdict for v in verdicts],
-        [orjson.dumps([i.model_dump() for i in v.issues]).decode() if v.issues else "[]" for v in verdicts], wire,
+        [v.source_event_id for v in verdicts], [v.unit_id for v in verdicts], wire,
     )
 
 

@@ -44,7 +44,7 @@ def test_two_replicas_of_everything_survive_a_replica_kill_and_a_broker_restart(
             event, snapshot = next(sse_frames(response))
             assert event == "snapshot" and snapshot["totals"] == posters.campaign.expected()["totals"]
 
-    rejected = asyncio.run(_fetchval(database_url, "SELECT count(*) FROM verdicts WHERE verdict = 'rejected'"))
+    rejected = asyncio.run(_fetchval(database_url, "SELECT count(*) FROM verdicts_read WHERE verdict = 'rejected'"))
     assert rejected >= posters.rejects
 
     def rejection_alerts(replica: int) -> list[str]:

@@ -104,7 +104,7 @@ async def test_rule_table_through_the_broker_once_each(broker, database_url):
 
         conn = await asyncpg.connect(database_url)
         try:
-            stored = {r["source_event_id"]: r for r in await conn.fetch("SELECT * FROM verdicts")}
+            stored = {r["source_event_id"]: r for r in await conn.fetch("SELECT * FROM verdicts_read")}
             # Every batch acknowledged by the broker is no longer waiting to be sent.
             await eventually(lambda: conn.fetchval("SELECT count(*) = 0 FROM verdicts_unsent"), what="all acknowledged")
         finally:
