@@ -102,6 +102,7 @@ class Inbox:
         backoff_max_s: float = 5.0,
         check_every_s: float = 1.0,
         consumer_options: dict | None = None,
+        concurrency: int = 1,
     ):
         self.group, self.settings, self.pool, self.producer, self.epoch = group, settings, pool, producer, epoch
         self.specs, self.handle, self.after_commit, self.dead_letters = tuple(specs), handle, after_commit, dead_letters
@@ -109,6 +110,9 @@ class Inbox:
         self.decoders = {s.name: (lambda raw, t=s.value_type: decode(t, raw)) for s in self.specs}
         self.decoders.update(decoders or {})
         self.batch_size, self.max_attempts = batch_size, max_attempts
+        # Partitions handled side by side, each group in a transaction of its own: while one waits for
+        # PostgreSQL, the other runs. Only for handlers whose partitions share no rows.
+        self.concurrency = concurrency
         self.backoff_s, self.backoff_max_s, self.check_every_s = backoff_s, backoff_max_s, check_every_s
         # A short session: Tansu's first group join takes about half of it.
         self.consumer_options = {"session_timeout_ms": 3000, **(consumer_options or {})}
@@ -187,7 +191,7 @@ class Inbox:
                         # the fetch may have read past them: read again from where handling resumes.
                         self._send_back(consumer, fetched)
                         continue
-                    await self.process(records, epoch)
+                    await self._process_groups(records, epoch)
                 # Only what this batch read: committing every assigned position could carry a position
                 # of a forgotten log onto a restarted broker, where the next owner would resume from it.
                 await self._commit({TopicPartition(tp.topic, tp.partition): batch[-1].offset + 1
@@ -295,6 +299,15 @@ class Inbox:
             log.info("%s inbox: offset commit failed (%r)", self.group, exc)
 
     # -- one batch --------------------------------------------------------------------------------
+
+    async def _process_groups(self, records: list, epoch: str | None) -> None:
+        if self.concurrency == 1:
+            await self.process(records, epoch)
+            return
+        groups: dict[int, list] = {}
+        for r in records:
+            groups.setdefault(r.partition % self.concurrency, []).append(r)
+        await asyncio.gather(*(self.process(group, epoch) for group in groups.values()))
 
     async def process(self, records: list, epoch: str | None) -> None:
         """Decode, hand to the handler (isolating what fails), track; then after_commit."""

@@ -47,4 +47,6 @@ def inbox(
         dead_letters=topics.VALIDATION_DEAD_LETTERS, after_commit=publish_outcome,
         unsent=lambda: handlers.publish_unsent(pool, producer),
         decoders={topics.REPORTS_SUBMITTED.name: lambda raw: raw}, batch_size=batch,
+        # A unit's history, titles and statistics live in its partition's rows (reports are keyed by unit).
+        concurrency=2,
     )

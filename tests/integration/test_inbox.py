@@ -23,10 +23,10 @@ LETTERS = topics.TopicSpec("qm.test.dead-letters.v1", DeadLettered, "source_topi
 class Harness:
     """An inbox whose handler stores each record's text in a table, and fails on 'poison'."""
 
-    def __init__(self, broker, database_url, group: str = "test"):
+    def __init__(self, broker, database_url, group: str = "test", concurrency: int = 1):
         bootstrap = broker if isinstance(broker, str) else broker.bootstrap
         self.settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=database_url, QM_TOPIC_PARTITIONS=2)
-        self.group, self.calls = group, 0
+        self.group, self.calls, self.concurrency = group, 0, concurrency
 
     async def __aenter__(self):
         self.pool = await db.create_pool(self.settings.database_url)
@@ -39,6 +39,7 @@ class Harness:
         self.inbox = inbox.Inbox(
             self.group, self.settings, self.pool, self.producer, self.epoch, [SOURCE], self.handle,
             dead_letters=LETTERS, decoders={SOURCE.name: lambda raw: raw.decode()}, backoff_s=0.01, max_attempts=3,
+            concurrency=self.concurrency,
         )
         self.tasks = [asyncio.create_task(self.epoch.watch(0.5)), asyncio.create_task(self.inbox.run())]
         return self
@@ -74,6 +75,46 @@ class Harness:
         await self.epoch.close()
         await self.producer.stop()
         await self.pool.close()
+
+
+class SideBySide(Harness):
+    """Each transaction waits (up to a second) for another to be under way at the same time."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.in_flight, self.overlapped, self.partitions = 0, False, []
+        self.arrived = asyncio.Event()
+
+    async def handle(self, conn: asyncpg.Connection, deliveries):
+        self.partitions.append({d.partition for d in deliveries})
+        self.in_flight += 1
+        if self.in_flight > 1:
+            self.overlapped = True
+            self.arrived.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self.arrived.wait()
+            await super().handle(conn, deliveries)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self.arrived.clear()
+
+
+async def test_partitions_are_handled_side_by_side_and_every_record_once(broker, database_url):
+    async with SideBySide(broker, database_url, concurrency=2) as h:
+        sent = []
+        for attempt in range(5):  # sent while the group joins: the first fetch holds both partitions
+            texts = [f"{attempt}-{p}-{i}" for p in (0, 1) for i in range(20)]
+            await asyncio.gather(*[await h.producer.send(SOURCE.name, t.encode(), partition=int(t.split("-")[1])) for t in texts])
+            sent += texts
+            await eventually(lambda: h.pool.fetchval("SELECT count(*) = $1 FROM seen", len(sent)), what="every record handled")
+            if h.overlapped:
+                break
+        assert h.overlapped, "two partitions' transactions were under way at once"
+        assert all(len(p) == 1 for p in h.partitions), "a transaction holds one partition's records"
+        assert sorted(await h.seen()) == sorted(sent)
 
 
 async def test_a_poison_record_is_isolated_and_dead_lettered_and_the_rest_flows_on(broker, database_url):
