@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from decimal import Decimal
 
 import asyncpg
-import orjson
 
 from services.validation.history import Entry, History, Stat, title_key
 from shared.events import DeadLettered, ReportSubmitted, ReportValidated, decode, encode
@@ -64,20 +62,20 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
 
 async def save_history(conn: asyncpg.Connection, history: History) -> None:
     if history.changed_entries:
-        keys = sorted(history.changed_entries)
-        entries = [history.entries[k] for k in keys]
+        # The rows as one JSON document: array parameters cost asyncpg a type check per element.
+        rows = [
+            {"unit_id": k[0], "report_id": k[1], "version": e.version, "title_key": e.title_key, "day": e.day,
+             "metrics": {m: str(v) for m, v in e.metrics.items()}, "withdrawn": e.withdrawn}
+            for k in sorted(history.changed_entries) for e in (history.entries[k],)
+        ]
         await conn.execute(
             """INSERT INTO validation_history (unit_id, report_id, version, title_key, day, metrics, withdrawn)
-               SELECT u, r, v, t, d, m::jsonb, w
-               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::date[], $6::text[], $7::bool[])
-                    AS x(u, r, v, t, d, m, w)
+               SELECT * FROM json_to_recordset($1::json) AS x(unit_id text, report_id text, version int, title_key text,
+                                                           day date, metrics jsonb, withdrawn bool)
                ON CONFLICT (unit_id, report_id) DO UPDATE SET version = EXCLUDED.version,
                    title_key = EXCLUDED.title_key, day = EXCLUDED.day, metrics = EXCLUDED.metrics,
                    withdrawn = EXCLUDED.withdrawn""",
-            [k[0] for k in keys], [k[1] for k in keys], [e.version for e in entries],
-            [e.title_key for e in entries], [date.fromisoformat(e.day) for e in entries],
-            [orjson.dumps({m: str(v) for m, v in e.metrics.items()}).decode() for e in entries],
-            [e.withdrawn for e in entries],
+            rows,
         )
     if history.changed_stats:
         keys = sorted(history.changed_stats)
