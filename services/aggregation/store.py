@@ -24,13 +24,13 @@ def _entry(row: asyncpg.Record) -> Entry:
 async def load_entries(conn: asyncpg.Connection, keys: set[tuple[str, str]], campaign: int) -> dict[tuple[str, str], Entry]:
     if not keys:
         return {}
-    units, reports = zip(*keys)
     # One index probe per key (LIMIT keeps the subquery a nested loop): a join the planner may pick
-    # instead hashes the whole campaign's ledger, a cost that grows with history.
+    # instead hashes the whole campaign's ledger, a cost that grows with history. Keys go as JSON:
+    # array parameters cost asyncpg a type check per element.
     rows = await conn.fetch(
-        f"""SELECT l.* FROM unnest($1::text[], $2::text[]) AS k(u, r) CROSS JOIN LATERAL (
-                SELECT {_COLUMNS} FROM ledger WHERE campaign = $3 AND unit_id = k.u AND report_id = k.r LIMIT 1) AS l""",
-        list(units), list(reports), campaign,
+        f"""SELECT l.* FROM json_to_recordset($1::json) AS k(u text, r text) CROSS JOIN LATERAL (
+                SELECT {_COLUMNS} FROM ledger WHERE campaign = $2 AND unit_id = k.u AND report_id = k.r LIMIT 1) AS l""",
+        [{"u": u, "r": r} for u, r in keys], campaign,
     )
     return {(r["unit_id"], r["report_id"]): _entry(r) for r in rows}
 

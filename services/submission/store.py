@@ -167,12 +167,14 @@ async def apply_verdicts(pool: asyncpg.Pool | asyncpg.Connection, verdicts: list
     """Store (event_id, state, issues as JSON text) for the reports they decide; repeating it changes nothing."""
     if not verdicts:
         return 0
-    verdicts = sorted(verdicts)  # two followers during a handover write shared rows in one order: no deadlock
+    # Sorted: two followers during a handover write shared rows in one order (no deadlock). One JSON
+    # document, not three array parameters (asyncpg checks every element's type).
+    rows = [{"e": e, "s": s, "i": i} for e, s, i in sorted(verdicts)]
     result = await pool.execute(
         """INSERT INTO report_verdicts AS d (event_id, state, issues)
-           SELECT e, s, i::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS v(e, s, i)
+           SELECT e, s, i::jsonb FROM json_to_recordset($1::json) AS v(e text, s text, i text)
            ON CONFLICT (event_id) DO UPDATE SET state = excluded.state, issues = excluded.issues
            WHERE d.state <> excluded.state OR d.issues <> excluded.issues""",
-        [v[0] for v in verdicts], [v[1] for v in verdicts], [v[2] for v in verdicts],
+        rows,
     )
     return int(result.split()[-1])

@@ -16,7 +16,7 @@ async def stored_verdicts(conn: asyncpg.Connection, event_ids: list[str]) -> dic
         """SELECT v.source_event_id, v.event,
                   EXISTS (SELECT FROM verdicts_unsent u WHERE v.source_event_id = ANY (u.event_ids)
                                                          OR (v.seq > u.after_seq AND v.seq <= u.upto_seq)) AS unsent
-           FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (
+           FROM json_array_elements_text($1::json) AS k(id) CROSS JOIN LATERAL (
                SELECT source_event_id, event, seq FROM verdicts WHERE source_event_id = k.id LIMIT 1) AS v""",
         event_ids,
     )
@@ -30,11 +30,12 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
         return history
     keys = {(e.unit_id, e.report.report_id) for e in events}
     # One index probe per key (LIMIT and OFFSET keep each subquery a nested loop): a join the planner
-    # may pick instead hashes or sorts the whole history, a cost that grows with it.
+    # may pick instead hashes or sorts the whole history, a cost that grows with it. Keys go as JSON:
+    # array parameters cost asyncpg a type check per element.
     rows = await conn.fetch(
-        """SELECT h.* FROM unnest($1::text[], $2::text[]) AS k(unit_id, report_id) CROSS JOIN LATERAL (
-               SELECT * FROM validation_history h WHERE h.unit_id = k.unit_id AND h.report_id = k.report_id LIMIT 1) AS h""",
-        [k[0] for k in keys], [k[1] for k in keys],
+        """SELECT h.* FROM json_to_recordset($1::json) AS k(u text, r text) CROSS JOIN LATERAL (
+               SELECT * FROM validation_history h WHERE h.unit_id = k.u AND h.report_id = k.r LIMIT 1) AS h""",
+        [{"u": u, "r": r} for u, r in keys],
     )
     for r in rows:
         history.entries[(r["unit_id"], r["report_id"])] = Entry(
@@ -44,10 +45,10 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
     titles = {(e.unit_id, title_key(e.report.title), e.report.started_on) for e in events}
     rows = await conn.fetch(
         """SELECT h.unit_id, h.title_key, h.day, h.report_id
-           FROM unnest($1::text[], $2::text[], $3::date[]) AS k(unit_id, title_key, day) CROSS JOIN LATERAL (
+           FROM json_to_recordset($1::json) AS k(u text, t text, d date) CROSS JOIN LATERAL (
                SELECT * FROM validation_history h
-               WHERE h.unit_id = k.unit_id AND h.title_key = k.title_key AND h.day = k.day AND NOT h.withdrawn OFFSET 0) AS h""",
-        [t[0] for t in titles], [t[1] for t in titles], [t[2] for t in titles],
+               WHERE h.unit_id = k.u AND h.title_key = k.t AND h.day = k.d AND NOT h.withdrawn OFFSET 0) AS h""",
+        [{"u": u, "t": t, "d": d} for u, t, d in titles],
     )
     for r in rows:
         history.titles.setdefault((r["unit_id"], r["title_key"], r["day"].isoformat()), set()).add(r["report_id"])
@@ -93,9 +94,10 @@ async def save_verdicts(conn: asyncpg.Connection, verdicts: list[ReportValidated
     if not verdicts:
         return
     await conn.execute(
-        """INSERT INTO verdicts (source_event_id, unit_id, event) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+        """INSERT INTO verdicts (source_event_id, unit_id, event)
+           SELECT x.i, x.u, x.e FROM ROWS FROM (json_to_recordset($1::json) AS (i text, u text), unnest($2::bytea[])) AS x(i, u, e)
            ON CONFLICT (source_event_id) DO NOTHING""",
-        [v.source_event_id for v in verdicts], [v.unit_id for v in verdicts], wire,
+        [{"i": v.source_event_id, "u": v.unit_id} for v in verdicts], wire,
     )
 
 
@@ -103,7 +105,10 @@ async def save_unsent(conn: asyncpg.Connection, event_ids: list[str]) -> int | N
     """Record a batch of verdicts as sent but not yet acknowledged; returns its number."""
     if not event_ids:
         return None
-    return await conn.fetchval("INSERT INTO verdicts_unsent (event_ids) VALUES ($1) RETURNING batch", event_ids)
+    return await conn.fetchval(
+        "INSERT INTO verdicts_unsent (event_ids) VALUES (ARRAY(SELECT json_array_elements_text($1::json))) RETURNING batch",
+        event_ids,
+    )
 
 
 async def acknowledged(pool: asyncpg.Pool, batch: int | None, resent: list[str]) -> None:
