@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from decimal import Decimal
 
 import asyncpg
+import orjson
 
 from services.validation.history import Entry, History, Stat, title_key
 from shared.events import DeadLettered, ReportSubmitted, ReportValidated, decode, encode
@@ -16,7 +18,7 @@ async def stored_verdicts(conn: asyncpg.Connection, event_ids: list[str]) -> dic
         """SELECT v.source_event_id, v.event,
                   EXISTS (SELECT FROM verdicts_unsent u WHERE v.source_event_id = ANY (u.event_ids)
                                                          OR (v.seq > u.after_seq AND v.seq <= u.upto_seq)) AS unsent
-           FROM json_array_elements_text($1::json) AS k(id) CROSS JOIN LATERAL (
+           FROM unnest($1::text[]) AS k(id) CROSS JOIN LATERAL (
                SELECT source_event_id, event, seq FROM verdicts WHERE source_event_id = k.id LIMIT 1) AS v""",
         event_ids,
     )
@@ -30,12 +32,11 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
         return history
     keys = {(e.unit_id, e.report.report_id) for e in events}
     # One index probe per key (LIMIT and OFFSET keep each subquery a nested loop): a join the planner
-    # may pick instead hashes or sorts the whole history, a cost that grows with it. Keys go as JSON:
-    # array parameters cost asyncpg a type check per element.
+    # may pick instead hashes or sorts the whole history, a cost that grows with it.
     rows = await conn.fetch(
-        """SELECT h.* FROM json_to_recordset($1::json) AS k(u text, r text) CROSS JOIN LATERAL (
-               SELECT * FROM validation_history h WHERE h.unit_id = k.u AND h.report_id = k.r LIMIT 1) AS h""",
-        [{"u": u, "r": r} for u, r in keys],
+        """SELECT h.* FROM unnest($1::text[], $2::text[]) AS k(unit_id, report_id) CROSS JOIN LATERAL (
+               SELECT * FROM validation_history h WHERE h.unit_id = k.unit_id AND h.report_id = k.report_id LIMIT 1) AS h""",
+        [k[0] for k in keys], [k[1] for k in keys],
     )
     for r in rows:
         history.entries[(r["unit_id"], r["report_id"])] = Entry(
@@ -45,10 +46,10 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
     titles = {(e.unit_id, title_key(e.report.title), e.report.started_on) for e in events}
     rows = await conn.fetch(
         """SELECT h.unit_id, h.title_key, h.day, h.report_id
-           FROM json_to_recordset($1::json) AS k(u text, t text, d date) CROSS JOIN LATERAL (
+           FROM unnest($1::text[], $2::text[], $3::date[]) AS k(unit_id, title_key, day) CROSS JOIN LATERAL (
                SELECT * FROM validation_history h
-               WHERE h.unit_id = k.u AND h.title_key = k.t AND h.day = k.d AND NOT h.withdrawn OFFSET 0) AS h""",
-        [{"u": u, "t": t, "d": d} for u, t, d in titles],
+               WHERE h.unit_id = k.unit_id AND h.title_key = k.title_key AND h.day = k.day AND NOT h.withdrawn OFFSET 0) AS h""",
+        [t[0] for t in titles], [t[1] for t in titles], [t[2] for t in titles],
     )
     for r in rows:
         history.titles.setdefault((r["unit_id"], r["title_key"], r["day"].isoformat()), set()).add(r["report_id"])
@@ -63,20 +64,20 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
 
 async def save_history(conn: asyncpg.Connection, history: History) -> None:
     if history.changed_entries:
-        # The rows as one JSON document: array parameters cost asyncpg a type check per element.
-        rows = [
-            {"unit_id": k[0], "report_id": k[1], "version": e.version, "title_key": e.title_key, "day": e.day,
-             "metrics": {m: str(v) for m, v in e.metrics.items()}, "withdrawn": e.withdrawn}
-            for k in sorted(history.changed_entries) for e in (history.entries[k],)
-        ]
+        keys = sorted(history.changed_entries)
+        entries = [history.entries[k] for k in keys]
         await conn.execute(
             """INSERT INTO validation_history (unit_id, report_id, version, title_key, day, metrics, withdrawn)
-               SELECT * FROM json_to_recordset($1::json) AS x(unit_id text, report_id text, version int, title_key text,
-                                                           day date, metrics jsonb, withdrawn bool)
+               SELECT u, r, v, t, d, m::jsonb, w
+               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::date[], $6::text[], $7::bool[])
+                    AS x(u, r, v, t, d, m, w)
                ON CONFLICT (unit_id, report_id) DO UPDATE SET version = EXCLUDED.version,
                    title_key = EXCLUDED.title_key, day = EXCLUDED.day, metrics = EXCLUDED.metrics,
                    withdrawn = EXCLUDED.withdrawn""",
-            rows,
+            [k[0] for k in keys], [k[1] for k in keys], [e.version for e in entries],
+            [e.title_key for e in entries], [date.fromisoformat(e.day) for e in entries],
+            [orjson.dumps({m: str(v) for m, v in e.metrics.items()}).decode() for e in entries],
+            [e.withdrawn for e in entries],
         )
     if history.changed_stats:
         keys = sorted(history.changed_stats)
@@ -94,10 +95,9 @@ async def save_verdicts(conn: asyncpg.Connection, verdicts: list[ReportValidated
     if not verdicts:
         return
     await conn.execute(
-        """INSERT INTO verdicts (source_event_id, unit_id, event)
-           SELECT x.i, x.u, x.e FROM ROWS FROM (json_to_recordset($1::json) AS (i text, u text), unnest($2::bytea[])) AS x(i, u, e)
+        """INSERT INTO verdicts (source_event_id, unit_id, event) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
            ON CONFLICT (source_event_id) DO NOTHING""",
-        [{"i": v.source_event_id, "u": v.unit_id} for v in verdicts], wire,
+        [v.source_event_id for v in verdicts], [v.unit_id for v in verdicts], wire,
     )
 
 
@@ -105,10 +105,7 @@ async def save_unsent(conn: asyncpg.Connection, event_ids: list[str]) -> int | N
     """Record a batch of verdicts as sent but not yet acknowledged; returns its number."""
     if not event_ids:
         return None
-    return await conn.fetchval(
-        "INSERT INTO verdicts_unsent (event_ids) VALUES (ARRAY(SELECT json_array_elements_text($1::json))) RETURNING batch",
-        event_ids,
-    )
+    return await conn.fetchval("INSERT INTO verdicts_unsent (event_ids) VALUES ($1) RETURNING batch", event_ids)
 
 
 async def acknowledged(pool: asyncpg.Pool, batch: int | None, resent: list[str]) -> None:
