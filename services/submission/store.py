@@ -147,6 +147,10 @@ async def save_return(
     return await _transact(pool, event.unit_id, claim, work)
 
 
+# A report's state and issues: its verdict's (v, from report_verdicts) once one came, else its own (r).
+DECIDED = "coalesce(v.state, r.state) AS state, coalesce(v.issues, r.issues) AS issues"
+
+
 async def load_submission(pool: asyncpg.Pool, submission_id: str) -> dict | None:
     head = await pool.fetchrow("SELECT submission_id, unit_id, kind FROM submissions WHERE submission_id = $1", submission_id)
     if head is None:
@@ -158,10 +162,6 @@ async def load_submission(pool: asyncpg.Pool, submission_id: str) -> dict | None
         submission_id,
     )
     return {"submission_id": submission_id, "unit_id": head["unit_id"], "kind": head["kind"], "reports": [dict(r) for r in rows]}
-
-
-# A report's state and issues: its verdict's (v, from report_verdicts) once one came, else its own (r).
-DECIDED = "coalesce(v.state, r.state) AS state, coalesce(v.issues, r.issues) AS issues"
 
 
 async def apply_verdicts(pool: asyncpg.Pool | asyncpg.Connection, verdicts: list[tuple[str, str, str]]) -> int:
