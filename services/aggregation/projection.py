@@ -151,6 +151,7 @@ class Totals:
             if received_at is not None:
                 self.lag_s = round(max(0.0, time.time() - received_at), 3)
             self.seen = max(newest, 0)
+            # A fold committed while this refresh read it from the ledger is shown already.
             self.own = {s: e for s, e in self.own.items() if s > self.seen}
         return change
 

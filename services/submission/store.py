@@ -107,15 +107,13 @@ async def save_reports(
             )
         }
         publish = [newest[r.report_id] == i and r.report_id in fresh for i, r in enumerate(reports)]
-        stale = [i for i, ok in enumerate(publish) if not ok]
         # The record key comes from the envelope (the registry keys this topic by unit_id).
         spec = topics.REPORTS_SUBMITTED
         key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
         # One outbox row for the request's events: the relay claims and marks it as one. The reports'
         # rows come as one JSON document (six array parameters cost asyncpg a type check per element:
         # 26 against 20 us of our and the server's CPU per report, measured).
-        rows = [{"r": r.report_id, "v": r.version, "e": e} if ok else
-                {"r": r.report_id, "v": r.version, "e": e, "i": [stale_issue(r)]}
+        rows = [{"r": r.report_id, "v": r.version, "e": e, "i": None if ok else [stale_issue(r)]}
                 for r, e, ok in zip(reports, event_ids, publish)]
         await conn.execute(
             """WITH report_rows AS (
@@ -127,7 +125,7 @@ async def save_reports(
             submission_id, rows, spec.name, key,
             [e for e, ok in zip(event_ids, publish) if ok], [v for v, ok in zip(batch.values, publish) if ok],
         )
-        published = len(reports) - len(stale)
+        published = sum(publish)
         return Saved(published=published, stale=len(reports) - published)
 
     return await _transact(pool, unit_id, claim, work)
