@@ -307,7 +307,11 @@ class Inbox:
         groups: dict[int, list] = {}
         for r in records:
             groups.setdefault(r.partition % self.concurrency, []).append(r)
-        await asyncio.gather(*(self.process(group, epoch) for group in groups.values()))
+        # A task group, not gather: a group that fails cancels the others before the failure goes on
+        # to replace the consumer, so none is left handling records unsupervised.
+        async with asyncio.TaskGroup() as handling:
+            for group in groups.values():
+                handling.create_task(self.process(group, epoch))
 
     async def process(self, records: list, epoch: str | None) -> None:
         """Decode, hand to the handler (isolating what fails), track; then after_commit."""
