@@ -7,8 +7,6 @@ from datetime import tzinfo
 import asyncpg
 import orjson
 
-from services.submission.store import DECIDED
-
 COLUMNS = [
     ("unit_id", "单位"), ("report_id", "报告编号"), ("version", "版本"), ("title", "标题"),
     ("focus_area", "重点领域"), ("started_on", "开始日期"), ("ended_on", "结束日期"), ("district_id", "所在区"),
@@ -22,18 +20,17 @@ async def versions(pool: asyncpg.Pool, units: list[str] | None, report_id: str |
     rows = await pool.fetch(
         # The wanted submissions first, then their outbox rows unnested once each (a request's events
         # are stored side by side in one row) and matched to the reports by event id.
-        f"""WITH wanted AS MATERIALIZED (
+        """WITH wanted AS MATERIALIZED (
                SELECT submission_id, unit_id, received_at FROM submissions
                WHERE kind = 'reports' AND ($1::text[] IS NULL OR unit_id = ANY($1))),
            stored AS (
                SELECT u.event_id, u.value FROM wanted w JOIN outbox o ON o.submission_id = w.submission_id,
                       unnest(o.event_ids, o.record_values) AS u(event_id, value))
-           SELECT s.unit_id, s.submission_id, s.received_at, r.report_id, r.version, {DECIDED}, o.value,
+           SELECT s.unit_id, s.submission_id, s.received_at, r.report_id, r.version, r.state, r.issues, o.value,
                   b.reason, b.sent_at
            FROM wanted s
            JOIN submission_reports r ON r.submission_id = s.submission_id
            JOIN stored o ON o.event_id = r.event_id
-           LEFT JOIN report_verdicts v ON v.event_id = r.event_id
            LEFT JOIN report_send_backs b ON b.unit_id = s.unit_id AND b.report_id = r.report_id AND b.version = r.version
            WHERE ($2::text IS NULL OR r.report_id = $2)
            ORDER BY s.unit_id, r.report_id, r.version""",

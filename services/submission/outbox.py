@@ -134,8 +134,7 @@ class OutboxRelay:
                 """WITH requeued AS (
                        UPDATE outbox o SET published_at = NULL
                        WHERE o.topic = $1 AND o.published_at IS NOT NULL AND EXISTS (
-                           SELECT FROM submission_reports r WHERE r.submission_id = o.submission_id AND r.state = 'pending'
-                           AND NOT EXISTS (SELECT FROM report_verdicts v WHERE v.event_id = r.event_id))
+                           SELECT FROM submission_reports r WHERE r.submission_id = o.submission_id AND r.state = 'pending')
                        RETURNING events)
                    SELECT coalesce(sum(events), 0) FROM requeued""",
                 topics.REPORTS_SUBMITTED.name,

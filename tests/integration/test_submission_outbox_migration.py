@@ -34,7 +34,7 @@ async def test_rows_stored_before_keep_their_reports_and_states(database_url, tm
             )
 
         applied = await db.migrate(pool, "submission", SERVICES / "submission" / "migrations")
-        assert {"007_outbox_per_request.sql", "008_report_verdicts.sql"} <= set(applied)
+        assert {"007_outbox_per_request.sql", "008_report_verdicts.sql", "009_report_lists.sql"} <= set(applied)
 
         rows = await pool.fetch("SELECT submission_id, event_ids, record_values, events, published_at FROM outbox ORDER BY id")
         assert [dict(r) for r in rows] == [
@@ -48,7 +48,7 @@ async def test_rows_stored_before_keep_their_reports_and_states(database_url, tm
             return {s["report_id"]: s["state"] for s in shown}
 
         assert await states() == {"r-1": "pending", "r-2": "rejected"}  # the verdict stored before 008 stays
-        await store.apply_verdicts(pool, [(batch.event_ids[0], "accepted_with_warnings", "[]")])
+        await store.apply_verdicts(pool, [("s-1", batch.event_ids[0], "accepted_with_warnings", [])])
         assert await states() == {"r-1": "accepted_with_warnings", "r-2": "rejected"}
         loaded = await store.load_submission(pool, "s-1")
         assert [(r["report_id"], r["state"]) for r in loaded["reports"]] == [("r-1", "accepted_with_warnings"), ("r-2", "rejected")]
