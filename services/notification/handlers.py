@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-import orjson
 from aiokafka import AIOKafkaProducer
 
 from services.notification import alerts, metrics, milestones, returns_store, stalls
@@ -20,15 +19,8 @@ from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 GROUP = "notification"
-TOPICS = (topics.REPORTS_VALIDATED, topics.REPORTS_SENT_BACK, topics.RETURNS_FILED, topics.TOTALS_CHANGED, *topics.DEAD_LETTERS.values())
+TOPICS = (topics.REPORTS_REJECTED, topics.REPORTS_SENT_BACK, topics.RETURNS_FILED, topics.TOTALS_CHANGED, *topics.DEAD_LETTERS.values())
 _DEAD_LETTERS = {spec.name: service for service, spec in topics.DEAD_LETTERS.items()}
-
-
-def rejection_or_none(raw: bytes) -> ReportValidated | None:
-    """Only rejections raise alerts: any other verdict is read as far as its verdict, at a fraction
-    of the cost of the whole model (aggregation, which counts it, holds it to the contract)."""
-    fields = orjson.loads(raw)
-    return ReportValidated.model_validate(fields) if fields["verdict"] == "rejected" else None
 
 
 class EventHandler:
@@ -82,7 +74,6 @@ def inbox(
     return Inbox(
         GROUP, settings, pool, producer, epoch, TOPICS, handler,
         dead_letters=topics.DEAD_LETTERS["notification"], after_commit=handler.after_commit,
-        decoders={topics.REPORTS_VALIDATED.name: rejection_or_none},
         # Alerts are not on the live path: a half-second fetch wait instead of 10 ms polling when idle
         # (Tansu holds every fetch that long, so a fast campaign clock needs it shorter).
         consumer_options={"fetch_max_wait_ms": fetch_wait_ms},

@@ -1,11 +1,13 @@
 """Turns a batch of submitted-report records into verdicts, once each, and dead letters."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
@@ -131,7 +133,8 @@ async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
     decided; each batch counts as emitted once the broker acknowledged it."""
     sent = 0
     async for batch, upto, keyed in store.unsent_verdicts(pool):
-        await _send_raw(producer, topics.REPORTS_VALIDATED, keyed)
+        await asyncio.gather(_send_raw(producer, topics.REPORTS_VALIDATED, keyed),
+                             _send_raw(producer, topics.REPORTS_REJECTED, [(k, e) for k, e in keyed if _rejected(e)]))
         if upto is None:
             await store.acknowledged(pool, batch, [])
         else:
@@ -144,6 +147,11 @@ async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
     return sent
 
 
+def _rejected(stored: bytes) -> bool:
+    return orjson.loads(stored)["verdict"] == "rejected"
+
+
 async def _send_raw(producer: AIOKafkaProducer, spec: topics.TopicSpec, keyed: list[tuple[str, bytes]]) -> None:
     # The stored bytes are the events exactly as first published: no decode and re-encode.
-    await send_many(producer, spec.name, ((key.encode(), event) for key, event in keyed))
+    if keyed:
+        await send_many(producer, spec.name, ((key.encode(), event) for key, event in keyed))

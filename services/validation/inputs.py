@@ -33,6 +33,8 @@ def inbox(
         outcome, started = result
         sends = [send_many(producer, topics.REPORTS_VALIDATED.name,
                            ((v.unit_id.encode(), raw) for v, raw in zip(outcome.to_send, outcome.wire)))]
+        if rejected := [(v.unit_id.encode(), raw) for v, raw in zip(outcome.to_send, outcome.wire) if v.verdict == "rejected"]:
+            sends.append(send_many(producer, topics.REPORTS_REJECTED.name, rejected))
         if outcome.dead_letters:
             spec = topics.VALIDATION_DEAD_LETTERS
             sends.append(send_many(producer, spec.name, ((record_key(spec, d), encode(d)) for d in outcome.dead_letters)))

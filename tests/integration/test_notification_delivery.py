@@ -142,7 +142,7 @@ async def test_webhooks_retry_sign_and_dead_letter_and_mail_arrives(broker, data
                 unit_id="samr", district_id=None, report=report, verdict="rejected",
                 issues=(Issue(code="date_outside_campaign", field="started_on", message_zh="日期不在活动期内", message_en="date outside the campaign"),),
             )
-            await (await publish(producer, topics.REPORTS_VALIDATED, verdict))
+            await (await publish(producer, topics.REPORTS_REJECTED, verdict))
             await (await publish(producer, topics.TOTALS_CHANGED, TotalsChanged(received_at=time.time(), campaign_time=now, totals={"activities": 120})))
         finally:
             await producer.stop()

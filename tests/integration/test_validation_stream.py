@@ -88,12 +88,17 @@ async def test_rule_table_through_the_broker_once_each(broker, database_url):
             events += [submitted(unit_id, body) for body in case.before]
             events.append(submitted(unit_id, case.body))
             cases[events[-1].event_id] = case
-        async with Collector(settings, topics.REPORTS_VALIDATED) as verdicts:
+        async with Collector(settings, topics.REPORTS_VALIDATED) as verdicts, Collector(settings, topics.REPORTS_REJECTED) as rejections:
             await _send(producer, events)
             await verdicts.wait_for(lambda seen: {v.source_event_id for v in seen} >= set(cases), what="every verdict")
             got = {v.source_event_id: v for v in verdicts.seen}
             outcomes = {cases[i].name: (got[i].verdict, sorted(x.code for x in got[i].issues)) for i in cases}
             assert outcomes == {c.name: (c.verdict, sorted(c.codes)) for c in cases.values()}
+            # The rejections, and only they, also go to their own topic, as the same events.
+            rejected = {i for i, v in got.items() if v.verdict == "rejected"}
+            assert rejected
+            await rejections.wait_for(lambda seen: {v.source_event_id for v in seen} >= rejected, what="every rejection")
+            assert sorted(rejections.seen, key=lambda v: v.event_id) == sorted((got[i] for i in rejected), key=lambda v: v.event_id)
 
             # Redelivery of every event: the same verdicts stay stored, none is published twice.
             sentinel = submitted("pudong", report("sentinel"))
