@@ -95,10 +95,11 @@ def test_stale_issue_is_a_warning_in_both_languages():
     assert found["code"] == "version.stale" and found["severity"] == "warning" and "x" in found["message_zh"]
 
 
-def test_verdicts_read_three_fields_and_refuse_what_is_not_a_verdict():
-    good = orjson.dumps({"source_event_id": "e1", "verdict": "rejected", "issues": [{"code": "c"}], "extra": 1})
-    assert state_of(good) == ("e1", "rejected", '[{"code":"c"}]')
-    for bad in (b"{", b"[]", orjson.dumps({"source_event_id": "e2", "verdict": "maybe"})):
+def test_verdicts_read_four_fields_and_refuse_what_is_not_a_verdict():
+    good = orjson.dumps({"submission_id": "s1", "source_event_id": "e1", "verdict": "rejected", "issues": [{"code": "c"}], "extra": 1})
+    assert state_of(good) == ("s1", "e1", "rejected", [{"code": "c"}])
+    for bad in (b"{", b"[]", orjson.dumps({"submission_id": "s2", "source_event_id": "e2", "verdict": "maybe"}),
+                orjson.dumps({"source_event_id": "e3", "verdict": "accepted"})):
         with pytest.raises(Exception):  # the inbox dead-letters it
             state_of(bad)
 
