@@ -112,9 +112,8 @@ async def save_reports(
         key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
         # One outbox row for the request's events, and one row for its reports (migration 009): the relay
         # claims and marks it as one, and a request's reports are read together or not at all.
-        reports_json = [{"r": r.report_id, "v": r.version, "e": e, "s": "pending", "i": []} if ok else
-                        {"r": r.report_id, "v": r.version, "e": e, "s": "accepted", "i": [stale_issue(r)]}
-                        for r, e, ok in zip(reports, event_ids, publish)]
+        reports_json = [{"r": r.report_id, "v": r.version, "e": e, "s": "pending" if ok else "accepted",
+                         "i": [] if ok else [stale_issue(r)]} for r, e, ok in zip(reports, event_ids, publish)]
         await conn.execute(
             """WITH report_list AS (INSERT INTO submission_report_lists (submission_id, reports) VALUES ($1, $2::json))
                INSERT INTO outbox (topic, key, submission_id, event_ids, record_values, events)

@@ -133,8 +133,7 @@ async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
     decided; each batch counts as emitted once the broker acknowledged it."""
     sent = 0
     async for batch, upto, keyed in store.unsent_verdicts(pool):
-        await asyncio.gather(_send_raw(producer, topics.REPORTS_VALIDATED, keyed),
-                             _send_raw(producer, topics.REPORTS_REJECTED, [(k, e) for k, e in keyed if _rejected(e)]))
+        await send_verdicts(producer, [(unit_id, event, _rejected(event)) for unit_id, event in keyed])
         if upto is None:
             await store.acknowledged(pool, batch, [])
         else:
@@ -145,6 +144,15 @@ async def publish_unsent(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> int:
         await store.mark_dead_letters_emitted(pool, [event_id for event_id, _, _ in page])
         sent += len(page)
     return sent
+
+
+async def send_verdicts(producer: AIOKafkaProducer, verdicts: list[tuple[str, bytes, bool]]) -> None:
+    """Publish (unit_id, event as stored, rejected?) verdicts: every one to the verdicts topic, and
+    the rejections also to their own (what notification reads)."""
+    await asyncio.gather(
+        _send_raw(producer, topics.REPORTS_VALIDATED, [(unit_id, event) for unit_id, event, _ in verdicts]),
+        _send_raw(producer, topics.REPORTS_REJECTED, [(unit_id, event) for unit_id, event, rejected in verdicts if rejected]),
+    )
 
 
 def _rejected(stored: bytes) -> bool:

@@ -31,10 +31,7 @@ def inbox(
 
     async def publish_outcome(result) -> None:
         outcome, started = result
-        sends = [send_many(producer, topics.REPORTS_VALIDATED.name,
-                           ((v.unit_id.encode(), raw) for v, raw in zip(outcome.to_send, outcome.wire)))]
-        if rejected := [(v.unit_id.encode(), raw) for v, raw in zip(outcome.to_send, outcome.wire) if v.verdict == "rejected"]:
-            sends.append(send_many(producer, topics.REPORTS_REJECTED.name, rejected))
+        sends = [handlers.send_verdicts(producer, [(v.unit_id, raw, v.verdict == "rejected") for v, raw in zip(outcome.to_send, outcome.wire)])]
         if outcome.dead_letters:
             spec = topics.VALIDATION_DEAD_LETTERS
             sends.append(send_many(producer, spec.name, ((record_key(spec, d), encode(d)) for d in outcome.dead_letters)))

@@ -1,6 +1,7 @@
-"""Submission's migrations 007 and 008: the outbox's rows of one event each become rows of a request's
-events side by side, and verdicts move to a table of their own; rows stored before them keep their
-reports readable, their states and their events publishable."""
+"""Submission's migrations 007 to 009: the outbox's rows of one event each become rows of a request's
+events side by side, verdicts move to a table of their own, then a request's reports and a batch's
+verdicts become one row each; rows stored before them keep their reports readable, their states and
+their events publishable."""
 from __future__ import annotations
 
 import time
