@@ -111,14 +111,23 @@ def newest_in_batch(reports: list[ActivityReport]) -> dict[str, int]:
     return best
 
 
+# %1$s is the version, %2$s the report id: PostgreSQL's format() fills the same texts where the
+# database finds a version stale (store.save_reports), and stale_issue() where the batch itself does.
+_STALE_EN = (
+    "Version %1$s of report '%2$s' is not higher than a version already accepted; it was recorded but "
+    "changed nothing. Send a higher version to correct the report."
+)
+_STALE_ZH = "报告“%2$s”的版本 %1$s 不高于已接收的版本，已记录但未产生任何变化。如需更正，请提交更高的版本号。"
+_PLACEHOLDER = re.compile(r"%([12])\$s")
+
+
+def stale_issue_template() -> dict:
+    return Issue(code="version.stale", field="version", severity="warning", message_en=_STALE_EN, message_zh=_STALE_ZH).model_dump()
+
+
 def stale_issue(report: ActivityReport) -> dict:
-    return Issue(
-        code="version.stale",
-        field="version",
-        severity="warning",
-        message_en=(
-            f"Version {report.version} of report '{report.report_id}' is not higher than a version already "
-            "accepted; it was recorded but changed nothing. Send a higher version to correct the report."
-        ),
-        message_zh=f"报告“{report.report_id}”的版本 {report.version} 不高于已接收的版本，已记录但未产生任何变化。如需更正，请提交更高的版本号。",
-    ).model_dump()
+    args = (str(report.version), report.report_id)
+    issue = stale_issue_template()
+    for text in ("message_en", "message_zh"):
+        issue[text] = _PLACEHOLDER.sub(lambda m: args[int(m[1]) - 1], issue[text])
+    return issue

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import asyncpg
 
-from services.submission.intake import newest_in_batch, stale_issue
+from services.submission.intake import newest_in_batch, stale_issue, stale_issue_template
 from shared import topics
 from services.submission.wire import SubmittedBatch
 from shared.events import Contract, ReturnFiled, encode
@@ -82,6 +82,46 @@ async def _transact(pool: asyncpg.Pool, unit_id: str, claim: Claim | None, work)
     raise AssertionError("unreachable")
 
 
+# A request's reports in one statement, so in one implicit transaction: a single report's request
+# is dominated by round trips (it took BEGIN, two statements and COMMIT). With an Idempotency-Key
+# the claim comes first and gates every write: a key already taken writes nothing, and a
+# concurrent request with the same key waits on its unique index until the first commits.
+# $2 is the request's report list as if every report the batch itself does not make stale were
+# new; only when the database finds one stale (a version not above the stored one) is it rebuilt,
+# with the stale-version issue ($11, a template for format()).
+_SAVE_REPORTS = """
+WITH claim AS ({claim}),
+head AS (INSERT INTO submissions (submission_id, unit_id, kind) SELECT $1, $3, 'reports' FROM claim),
+fresh AS (
+    INSERT INTO report_versions AS rv (unit_id, report_id, version)
+    SELECT $3, r, v FROM unnest($4::text[], $5::int[]) AS t(r, v), claim ORDER BY r
+    ON CONFLICT (unit_id, report_id) DO UPDATE SET version = EXCLUDED.version WHERE rv.version < EXCLUDED.version
+    RETURNING report_id),
+all_fresh AS (SELECT count(*) = cardinality($4::text[]) AS yes FROM fresh),
+report_list AS (
+    INSERT INTO submission_report_lists (submission_id, reports)
+    SELECT $1, CASE WHEN all_fresh.yes THEN $2::json ELSE (
+        SELECT json_agg(CASE WHEN x ->> 's' = 'pending' AND NOT EXISTS (SELECT FROM fresh WHERE report_id = x ->> 'r')
+                             THEN x::jsonb || jsonb_build_object('s', 'accepted', 'i', jsonb_build_array($11::jsonb || jsonb_build_object(
+                                 'message_en', format($11::jsonb ->> 'message_en', x ->> 'v', x ->> 'r'),
+                                 'message_zh', format($11::jsonb ->> 'message_zh', x ->> 'v', x ->> 'r'))))
+                             ELSE x::jsonb END ORDER BY n)::json
+        FROM json_array_elements($2::json) WITH ORDINALITY AS l(x, n)) END
+    FROM all_fresh, claim),
+published AS (
+    SELECT array_agg(e ORDER BY n) AS event_ids, array_agg(val ORDER BY n) AS record_values
+    FROM unnest($6::text[], $7::bytea[], $8::text[]) WITH ORDINALITY AS p(e, val, r, n)
+    WHERE r IN (SELECT report_id FROM fresh)),
+box AS (
+    INSERT INTO outbox (topic, key, submission_id, event_ids, record_values, events)
+    SELECT $9, $10, $1, event_ids, record_values, cardinality(event_ids) FROM published WHERE event_ids IS NOT NULL)
+SELECT EXISTS (SELECT FROM claim) AS claimed, (SELECT count(*) FROM fresh) AS published
+"""
+_CLAIM = "INSERT INTO idempotency_keys (unit_id, key, body_hash, answer) VALUES ($3, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING true"
+_SAVE_REPORTS_CLAIMED = _SAVE_REPORTS.format(claim=_CLAIM)
+_SAVE_REPORTS_UNCLAIMED = _SAVE_REPORTS.format(claim="SELECT true")
+
+
 async def save_reports(
     pool: asyncpg.Pool, submission_id: str, unit_id: str, batch: SubmittedBatch, answer: dict, claim: Claim | None
 ) -> Earlier | Saved:
@@ -89,42 +129,30 @@ async def save_reports(
     newest = newest_in_batch(reports)
     # Sorted, so that concurrent requests lock report_versions rows in one order (no deadlocks).
     candidates = sorted((rid, reports[i].version) for rid, i in newest.items())
-
-    async def work(conn: asyncpg.Connection) -> Saved:
-        await _claim(conn, unit_id, claim, answer)
-        # Two statements (with BEGIN and COMMIT, four round trips) whatever the batch size: a single
-        # report's request is dominated by round trips, and COPY costs one more each to look up columns.
-        fresh = {
-            r["report_id"]
-            for r in await conn.fetch(
-                """WITH head AS (INSERT INTO submissions (submission_id, unit_id, kind) VALUES ($4, $1, 'reports'))
-                   INSERT INTO report_versions AS rv (unit_id, report_id, version)
-                   SELECT $1, r, v FROM unnest($2::text[], $3::int[]) AS t(r, v) ORDER BY r
-                   ON CONFLICT (unit_id, report_id) DO UPDATE SET version = EXCLUDED.version
-                   WHERE rv.version < EXCLUDED.version
-                   RETURNING report_id""",
-                unit_id, [c[0] for c in candidates], [c[1] for c in candidates], submission_id,
-            )
-        }
-        publish = [newest[r.report_id] == i and r.report_id in fresh for i, r in enumerate(reports)]
-        # The record key comes from the envelope (the registry keys this topic by unit_id).
-        spec = topics.REPORTS_SUBMITTED
-        key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
-        # One outbox row for the request's events, and one row for its reports (migration 009): the relay
-        # claims and marks it as one, and a request's reports are read together or not at all.
-        reports_json = [{"r": r.report_id, "v": r.version, "e": e, "s": "pending" if ok else "accepted",
-                         "i": [] if ok else [stale_issue(r)]} for r, e, ok in zip(reports, event_ids, publish)]
-        await conn.execute(
-            """WITH report_list AS (INSERT INTO submission_report_lists (submission_id, reports) VALUES ($1, $2::json))
-               INSERT INTO outbox (topic, key, submission_id, event_ids, record_values, events)
-               SELECT $3, $4, $1, $5::text[], $6::bytea[], cardinality($5::text[]) WHERE cardinality($5::text[]) > 0""",
-            submission_id, reports_json, spec.name, key,
-            [e for e, ok in zip(event_ids, publish) if ok], [v for v, ok in zip(batch.values, publish) if ok],
-        )
-        published = sum(publish)
-        return Saved(published=published, stale=len(reports) - published)
-
-    return await _transact(pool, unit_id, claim, work)
+    in_batch_newest = [newest[r.report_id] == i for i, r in enumerate(reports)]
+    reports_json = [{"r": r.report_id, "v": r.version, "e": e, "s": "pending" if ok else "accepted",
+                     "i": [] if ok else [stale_issue(r)]} for r, e, ok in zip(reports, event_ids, in_batch_newest)]
+    # The record key comes from the envelope (the registry keys this topic by unit_id).
+    spec = topics.REPORTS_SUBMITTED
+    key = record_key(spec, SimpleNamespace(unit_id=unit_id, submission_id=submission_id))  # type: ignore[arg-type]
+    args = [
+        submission_id, reports_json, unit_id, [c[0] for c in candidates], [c[1] for c in candidates],
+        [e for e, ok in zip(event_ids, in_batch_newest) if ok], [v for v, ok in zip(batch.values, in_batch_newest) if ok],
+        [r.report_id for r, ok in zip(reports, in_batch_newest) if ok], spec.name, key, stale_issue_template(),
+    ]
+    sql = _SAVE_REPORTS_UNCLAIMED
+    if claim is not None:
+        sql, args = _SAVE_REPORTS_CLAIMED, [*args, claim.key, claim.body_hash, answer]
+    for attempt in range(_DEADLOCK_RETRIES):
+        try:
+            row = await pool.fetchrow(sql, *args)
+            break
+        except asyncpg.DeadlockDetectedError:
+            if attempt == _DEADLOCK_RETRIES - 1:
+                raise
+    if not row["claimed"]:
+        return await _earlier(pool, unit_id, claim.key)  # type: ignore[union-attr]
+    return Saved(published=row["published"], stale=len(reports) - row["published"])
 
 
 async def save_return(

@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
+from services.submission import intake
 from services.submission.app import SubmissionSettings, create_app
 from shared import auth, topics
 from shared.events import Issue, ReportSubmitted, ReportValidated, decode, encode
@@ -143,10 +144,14 @@ async def test_idempotent_replay_changes_nothing_and_key_reuse_is_409(svc, broke
     answers = await asyncio.gather(*(c.post("/v1/returns", json={"period_id": "W2"}, headers=racing) for _ in range(5)))
     assert {a.status_code for a in answers} == {202} and len({a.json()["submission_id"] for a in answers}) == 1
     assert await pool.fetchval("SELECT count(*) FROM submissions WHERE unit_id = 'samr' AND kind = 'return'") == 1
+    racing = {**bearer(token), "Idempotency-Key": "race-reports"}
+    answers = await asyncio.gather(*(c.post("/v1/reports", json={"reports": [report("c")]}, headers=racing) for _ in range(5)))
+    assert {a.status_code for a in answers} == {202} and len({a.json()["submission_id"] for a in answers}) == 1
+    assert await pool.fetchval("SELECT count(*) FROM submissions WHERE unit_id = 'samr' AND kind = 'reports'") == 2
 
     await eventually(lambda: published_everything(svc), what="outbox published")
     submitted = await read_topic(broker, topics.REPORTS_SUBMITTED)
-    assert sorted((e.unit_id, e.report.report_id) for e in submitted) == [("ndrc", "a"), ("ndrc", "b"), ("samr", "a"), ("samr", "b")]
+    assert sorted((e.unit_id, e.report.report_id) for e in submitted) == [("ndrc", "a"), ("ndrc", "b"), ("samr", "a"), ("samr", "b"), ("samr", "c")]
     assert len(await read_topic(broker, topics.RETURNS_FILED)) == 1
     exposition = (await c.get("/metrics")).text
     assert 'qm_submission_requests_total{outcome="replayed"}' in exposition
@@ -165,6 +170,9 @@ async def test_corrections_withdrawals_and_stale_versions(svc, broker):
     await post(report("x", metrics={"activities": 1, "participants": 10}))
     await post(report("x", version=2, metrics={"activities": 1, "participants": 30}))
     stale_url = await post(report("x", version=2, metrics={"activities": 1, "participants": 99}), report("y"))
+    # A report id that looks like a placeholder of the issue's template stays as it was sent.
+    await post(report("w%1$s", version=2))
+    odd_url = await post(report("w%1$s", version=1))
     await post(report("x", version=3, withdrawn=True))
     # One batch holding two versions of a report: the highest counts, the other is a no-op.
     batch_url = await post(report("z", version=1), report("z", version=4), report("x", version=1))
@@ -173,12 +181,17 @@ async def test_corrections_withdrawals_and_stale_versions(svc, broker):
     assert [(r["report_id"], r["state"]) for r in stale] == [("x", "accepted"), ("y", "pending")]
     assert stale[0]["issues"][0]["code"] == "version.stale" and stale[0]["issues"][0]["severity"] == "warning"
     assert stale[1]["issues"] == []
+    # The database words the issue as the door does when the batch itself holds the higher version.
+    assert stale[0]["issues"] == [intake.stale_issue(SimpleNamespace(report_id="x", version=2))]
+    odd = (await c.get(odd_url, headers=bearer(token))).json()["reports"]
+    assert odd[0]["issues"] == [intake.stale_issue(SimpleNamespace(report_id="w%1$s", version=1))]
+    assert "'w%1$s'" in odd[0]["issues"][0]["message_en"] and "“w%1$s”" in odd[0]["issues"][0]["message_zh"]
     batch = (await c.get(batch_url, headers=bearer(token))).json()["reports"]
     assert [(r["version"], r["state"]) for r in batch] == [(1, "accepted"), (4, "pending"), (1, "accepted")]
 
     await eventually(lambda: published_everything(svc), what="outbox published")
     published = [(e.report.report_id, e.report.version, e.report.withdrawn) for e in await read_topic(broker, topics.REPORTS_SUBMITTED)]
-    assert sorted(published) == [("x", 1, False), ("x", 2, False), ("x", 3, True), ("y", 1, False), ("z", 4, False)]
+    assert sorted(published) == [("w%1$s", 2, False), ("x", 1, False), ("x", 2, False), ("x", 3, True), ("y", 1, False), ("z", 4, False)]
 
 
 async def test_status_follows_validation_verdicts_once_each(svc, broker):
