@@ -132,6 +132,8 @@ class Inbox:
         self._positions: dict[tuple[str, int], tuple[str | None, int]] = {}
         self._gaps: dict[tuple[str, int], int] = {}  # partitions sent back once to a position the log no longer holds
         self._resume_failed = False
+        self._to_commit: dict[TopicPartition, int] = {}  # read since the last commit, in _commit_epoch's logs
+        self._commit_epoch: str | None = None
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -193,11 +195,14 @@ class Inbox:
                         continue
                     await self._process_groups(records, epoch)
                 # Only what this batch read: committing every assigned position could carry a position
-                # of a forgotten log onto a restarted broker, where the next owner would resume from it.
-                await self._commit({TopicPartition(tp.topic, tp.partition): batch[-1].offset + 1
-                                    for tp, batch in fetched.items() if batch})
+                # of a forgotten log onto a restarted broker.
+                if epoch != self._commit_epoch:
+                    self._to_commit, self._commit_epoch = {}, epoch
+                self._to_commit.update({TopicPartition(tp.topic, tp.partition): batch[-1].offset + 1
+                                        for tp, batch in fetched.items() if batch})
             if time.monotonic() - checked >= self.check_every_s:
                 checked = time.monotonic()
+                await self._commit_read()
                 await self._check(consumer)
 
     async def _check(self, consumer: AIOKafkaConsumer) -> None:
@@ -288,7 +293,18 @@ class Inbox:
             consumer.seek(tp, start)
             self._positions[(tp.topic, tp.partition)] = (self._epoch_seen, start)
         self._assignments += 1  # what was fetched before the rewind is read again, not handled
+        for tp in starts:
+            self._to_commit.pop(tp, None)
         await self._commit(starts)
+
+    async def _commit_read(self) -> None:
+        """Commit to the group what the batches since the last check read, if read in the broker's
+        current epoch. Once per check, not per batch: the tracking records are what a new owner
+        resumes from (_Resume), so Kafka's offsets only show the group's progress to its tools, and a
+        commit per batch was a broker round trip per batch."""
+        offsets, self._to_commit = self._to_commit, {}
+        if self._commit_epoch == self.epoch.current:
+            await self._commit(offsets)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets or self.consumer is None:

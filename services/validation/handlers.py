@@ -92,8 +92,6 @@ async def decide(conn: asyncpg.Connection, ctx: RuleContext, records: list[Recor
                 log.exception("rule failure on %s/%s@%s", record.topic, record.partition, record.offset)
                 dead.append(dead_letter(record, f"validation failed: {exc!r}"))
         fresh_wire = {event_id: encode(v) for event_id, v in decided.items()}
-        await store.save_verdicts(conn, list(decided.values()), list(fresh_wire.values()))
-        await store.save_history(conn, history)
     outcome.dead_letters = await store.save_dead_letters(conn, dead)
     outcome.decided = list(decided.values())
     sent: set[str] = set()
@@ -109,7 +107,10 @@ async def decide(conn: asyncpg.Connection, ctx: RuleContext, records: list[Recor
             outcome.to_send.append(decode(ReportValidated, stored[event.event_id][0]))
             outcome.wire.append(stored[event.event_id][0])
             outcome.resent.append(event.event_id)
-    outcome.unsent_batch = await store.save_unsent(conn, [v.source_event_id for v in outcome.to_send])
+    if decoded:
+        outcome.unsent_batch = await store.save_decisions(
+            conn, outcome.decided, list(fresh_wire.values()), history, [v.source_event_id for v in outcome.to_send]
+        )
     return outcome
 
 

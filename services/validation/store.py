@@ -62,50 +62,46 @@ async def load_history(conn: asyncpg.Connection, events: list[ReportSubmitted]) 
     return history
 
 
-async def save_history(conn: asyncpg.Connection, history: History) -> None:
-    if history.changed_entries:
-        keys = sorted(history.changed_entries)
-        entries = [history.entries[k] for k in keys]
-        await conn.execute(
-            """INSERT INTO validation_history (unit_id, report_id, version, title_key, day, metrics, withdrawn)
-               SELECT u, r, v, t, d, m::jsonb, w
-               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::date[], $6::text[], $7::bool[])
-                    AS x(u, r, v, t, d, m, w)
-               ON CONFLICT (unit_id, report_id) DO UPDATE SET version = EXCLUDED.version,
-                   title_key = EXCLUDED.title_key, day = EXCLUDED.day, metrics = EXCLUDED.metrics,
-                   withdrawn = EXCLUDED.withdrawn""",
-            [k[0] for k in keys], [k[1] for k in keys], [e.version for e in entries],
-            [e.title_key for e in entries], [date.fromisoformat(e.day) for e in entries],
-            [orjson.dumps({m: str(v) for m, v in e.metrics.items()}).decode() for e in entries],
-            [e.withdrawn for e in entries],
-        )
-    if history.changed_stats:
-        keys = sorted(history.changed_stats)
-        await conn.execute(
-            """INSERT INTO validation_unit_stats (unit_id, metric_id, reports, total)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::numeric[])
-               ON CONFLICT (unit_id, metric_id) DO UPDATE SET reports = EXCLUDED.reports, total = EXCLUDED.total""",
-            [k[0] for k in keys], [k[1] for k in keys],
-            [history.stats[k].reports for k in keys], [history.stats[k].total for k in keys],
-        )
+# A batch's writes in one statement: a single report is a batch of its own in the rush, and four
+# statements were four round trips for it. Empty arrays write nothing.
+_SAVE_DECISIONS = """
+WITH verdict_rows AS (
+    INSERT INTO verdicts (source_event_id, unit_id, event) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+    ON CONFLICT (source_event_id) DO NOTHING),
+history_rows AS (
+    INSERT INTO validation_history (unit_id, report_id, version, title_key, day, metrics, withdrawn)
+    SELECT u, r, v, t, d, m::jsonb, w
+    FROM unnest($4::text[], $5::text[], $6::int[], $7::text[], $8::date[], $9::text[], $10::bool[]) AS x(u, r, v, t, d, m, w)
+    ON CONFLICT (unit_id, report_id) DO UPDATE SET version = EXCLUDED.version,
+        title_key = EXCLUDED.title_key, day = EXCLUDED.day, metrics = EXCLUDED.metrics, withdrawn = EXCLUDED.withdrawn),
+stat_rows AS (
+    INSERT INTO validation_unit_stats (unit_id, metric_id, reports, total)
+    SELECT * FROM unnest($11::text[], $12::text[], $13::int[], $14::numeric[])
+    ON CONFLICT (unit_id, metric_id) DO UPDATE SET reports = EXCLUDED.reports, total = EXCLUDED.total)
+INSERT INTO verdicts_unsent (event_ids) SELECT $15::text[] WHERE cardinality($15::text[]) > 0 RETURNING batch
+"""
 
 
-async def save_verdicts(conn: asyncpg.Connection, verdicts: list[ReportValidated], wire: list[bytes]) -> None:
-    """Store verdicts with `wire`, each one's event as it will be published."""
-    if not verdicts:
-        return
-    await conn.execute(
-        """INSERT INTO verdicts (source_event_id, unit_id, event) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-           ON CONFLICT (source_event_id) DO NOTHING""",
+async def save_decisions(
+    conn: asyncpg.Connection, verdicts: list[ReportValidated], wire: list[bytes], history: History, unsent: list[str]
+) -> int | None:
+    """Store verdicts (with `wire`, each one's event as it will be published), the history they
+    changed, and `unsent`, the event ids of the verdicts about to be sent, as a batch the broker has
+    not acknowledged yet; returns that batch's number."""
+    keys = sorted(history.changed_entries)
+    entries = [history.entries[k] for k in keys]
+    stat_keys = sorted(history.changed_stats)
+    return await conn.fetchval(
+        _SAVE_DECISIONS,
         [v.source_event_id for v in verdicts], [v.unit_id for v in verdicts], wire,
+        [k[0] for k in keys], [k[1] for k in keys], [e.version for e in entries],
+        [e.title_key for e in entries], [date.fromisoformat(e.day) for e in entries],
+        [orjson.dumps({m: str(v) for m, v in e.metrics.items()}).decode() for e in entries],
+        [e.withdrawn for e in entries],
+        [k[0] for k in stat_keys], [k[1] for k in stat_keys],
+        [history.stats[k].reports for k in stat_keys], [history.stats[k].total for k in stat_keys],
+        unsent,
     )
-
-
-async def save_unsent(conn: asyncpg.Connection, event_ids: list[str]) -> int | None:
-    """Record a batch of verdicts as sent but not yet acknowledged; returns its number."""
-    if not event_ids:
-        return None
-    return await conn.fetchval("INSERT INTO verdicts_unsent (event_ids) VALUES ($1) RETURNING batch", event_ids)
 
 
 async def acknowledged(pool: asyncpg.Pool, batch: int | None, resent: list[str]) -> None:
