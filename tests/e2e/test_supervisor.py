@@ -20,6 +20,7 @@ import psutil
 from deploy.embedded import free_ports
 from deploy.season import campaign_year
 from deploy.stack import SERVICES
+from tests.conftest import ARTIFACTS
 from tests.e2e.test_run_command import flat, kill_leftovers, kill_tree, qm_command
 from tests.helpers import issue_token, report, wait_until
 
@@ -108,8 +109,13 @@ def test_kill_9_of_any_process_under_qm_run_is_restarted_and_totals_stay_exact()
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=90) == 0, "".join(output)
     except BaseException:
-        for log in sorted((home / "state").glob("*.log")):  # shown by pytest with the failure
+        kept = ARTIFACTS / "supervisor"  # whole, for finding the cause; the tail is shown with the failure
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True)
+        for log in sorted((home / "state").glob("*.log")):
+            shutil.copy(log, kept / log.name)
             print(f"==> {log.name}\n{log.read_text(errors='replace')[-4000:]}")
+        print(f"whole logs kept in {kept}")
         raise
     finally:
         kill_tree(proc)
