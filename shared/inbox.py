@@ -17,6 +17,10 @@ their new start; a group rejoin after the restart finds no committed offsets and
 Handlers are idempotent, so reading again is harmless; reading past a record not yet handled is not:
 the inbox knows where handling resumes in every partition and sends back a consumer found past it.
 
+Readiness follows real progress: a consumer that holds partitions but handles nothing while records
+wait (aiokafka's consumers have been seen to stop fetching without an error) is unready after
+`stall_after_s`, so the supervisor or Kubernetes restarts its service.
+
 At start, before consuming, `unsent` publishes what a killed predecessor committed and never
 published (its records are tracked as handled and will not come again)."""
 from __future__ import annotations
@@ -103,6 +107,7 @@ class Inbox:
         check_every_s: float = 1.0,
         consumer_options: dict | None = None,
         concurrency: int = 1,
+        stall_after_s: float = 30.0,
     ):
         self.group, self.settings, self.pool, self.producer, self.epoch = group, settings, pool, producer, epoch
         self.specs, self.handle, self.after_commit, self.dead_letters = tuple(specs), handle, after_commit, dead_letters
@@ -114,6 +119,11 @@ class Inbox:
         # PostgreSQL, the other runs. Only for handlers whose partitions share no rows.
         self.concurrency = concurrency
         self.backoff_s, self.backoff_max_s, self.check_every_s = backoff_s, backoff_max_s, check_every_s
+        # A consumer that stops fetching while records wait (a known aiokafka/faust failure) reports
+        # itself unready after this long, so the supervisor or Kubernetes restarts it.
+        self.stall_after_s = stall_after_s
+        self._stalled_since: float | None = None  # records waiting and none handled since this moment
+        self._handled_at_check = 0
         # A short session: Tansu's first group join takes about half of it.
         self.consumer_options = {"session_timeout_ms": 3000, **(consumer_options or {})}
         self.consumer: AIOKafkaConsumer | None = None
@@ -154,7 +164,7 @@ class Inbox:
                     self.settings, group_id=self.group, max_poll_records=self.batch_size, **self.consumer_options
                 )
                 consumer.subscribe([s.name for s in self.specs], listener=_Resume(self))
-                self.consumer = consumer
+                self.consumer, self._stalled_since = consumer, None
                 await consumer.start()
                 await self._consume(consumer)
             except asyncio.CancelledError:
@@ -228,7 +238,7 @@ class Inbox:
             log.warning("%s inbox: log restarted under %s; reading it from its start", self.group,
                         ", ".join(f"{t.topic}/{t.partition}" for t in restarted))
             await self._rewind(consumer, restarted)
-        behind = False
+        behind = waiting = False
         for tp, end in ends.items():
             position = await consumer.position(tp)
             known = self._positions.get((tp.topic, tp.partition))
@@ -240,11 +250,18 @@ class Inbox:
                 consumer.seek(tp, known[1])
                 position = known[1]
             LAG.labels(self.group, tp.topic, tp.partition).set(max(0, end - position))
+            # Tansu's end is the last batch's base offset: past the handled position, records surely wait.
+            waiting |= known is not None and known[0] == self._epoch_seen and end > known[1]
             # Against the end first seen, not the moving one: under steady load a consumer is always
             # a little behind the newest record, yet it has read what was waiting when it started.
             behind |= position < self._backlog.setdefault(tp, end)
         if not behind:
             self.caught_up.set()
+        progressed, self._handled_at_check = self.handled != self._handled_at_check, self.handled
+        if not waiting or progressed:
+            self._stalled_since = None
+        elif self._stalled_since is None:
+            self._stalled_since = time.monotonic()
 
     def _adopt(self, epoch: str | None) -> None:
         """The assigned partitions are now positioned in `epoch`'s logs."""
@@ -456,9 +473,13 @@ class Inbox:
     # -- health -----------------------------------------------------------------------------------
 
     def ready(self) -> bool:
-        """Holding partitions and not stuck on an outage."""
+        """Holding partitions, not stuck on an outage, and handling the records that wait."""
         consumer = self.consumer
-        return consumer is not None and bool(consumer.assignment()) and not self._outage
+        return consumer is not None and bool(consumer.assignment()) and not self._outage and not self.stalled()
+
+    def stalled(self) -> bool:
+        """Records have waited for `stall_after_s` and none was handled (liveness from real progress)."""
+        return self._stalled_since is not None and time.monotonic() - self._stalled_since > self.stall_after_s
 
 
 async def _track(conn: asyncpg.Connection, group: str, epoch: str | None, records) -> None:

@@ -23,10 +23,10 @@ LETTERS = topics.TopicSpec("qm.test.dead-letters.v1", DeadLettered, "source_topi
 class Harness:
     """An inbox whose handler stores each record's text in a table, and fails on 'poison'."""
 
-    def __init__(self, broker, database_url, group: str = "test", concurrency: int = 1):
+    def __init__(self, broker, database_url, group: str = "test", concurrency: int = 1, stall_after_s: float = 30.0):
         bootstrap = broker if isinstance(broker, str) else broker.bootstrap
         self.settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=database_url, QM_TOPIC_PARTITIONS=2)
-        self.group, self.calls, self.concurrency = group, 0, concurrency
+        self.group, self.calls, self.concurrency, self.stall_after_s = group, 0, concurrency, stall_after_s
 
     async def __aenter__(self):
         self.pool = await db.create_pool(self.settings.database_url)
@@ -39,7 +39,7 @@ class Harness:
         self.inbox = inbox.Inbox(
             self.group, self.settings, self.pool, self.producer, self.epoch, [SOURCE], self.handle,
             dead_letters=LETTERS, decoders={SOURCE.name: lambda raw: raw.decode()}, backoff_s=0.01, max_attempts=3,
-            concurrency=self.concurrency,
+            concurrency=self.concurrency, stall_after_s=self.stall_after_s,
         )
         self.tasks = [asyncio.create_task(self.epoch.watch(0.5)), asyncio.create_task(self.inbox.run())]
         return self
@@ -115,6 +115,30 @@ async def test_partitions_are_handled_side_by_side_and_every_record_once(broker,
         assert h.overlapped, "two partitions' transactions were under way at once"
         assert all(len(p) == 1 for p in h.partitions), "a transaction holds one partition's records"
         assert sorted(await h.seen()) == sorted(sent)
+
+
+async def test_a_consumer_that_stops_fetching_while_records_wait_reports_itself_unready(broker, database_url):
+    """aiokafka consumers have been seen to stop fetching without an error: readiness follows real
+    progress, so the supervisor (or Kubernetes) restarts such a service."""
+    async with Harness(broker, database_url, stall_after_s=2) as h:
+        await h.send("a", "b")
+
+        async def handled_and_ready(count: int) -> bool:
+            return len(await h.seen()) == count and h.inbox.ready()
+
+        await eventually(lambda: handled_and_ready(2), what="first records handled, ready")
+        consumer = h.inbox.consumer
+        consumer.pause(*consumer.assignment())  # fetching stops, as in that failure
+        for text in ("c", "d", "e"):
+            await h.send(text)  # a batch each: Tansu's end offset passes the handled position
+
+        async def unready() -> bool:
+            return not h.inbox.ready()
+
+        await eventually(unready, what="a stalled consumer unready")
+        assert h.inbox.stalled() and await h.seen() == ["a", "b"]
+        consumer.resume(*consumer.assignment())
+        await eventually(lambda: handled_and_ready(5), what="ready again once records are handled")
 
 
 async def test_a_poison_record_is_isolated_and_dead_lettered_and_the_rest_flows_on(broker, database_url):
