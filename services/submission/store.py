@@ -69,17 +69,26 @@ async def _earlier(pool: asyncpg.Pool, unit_id: str, key: str) -> Earlier:
     return Earlier(row["body_hash"], row["answer"])
 
 
-async def _transact(pool: asyncpg.Pool, unit_id: str, claim: Claim | None, work) -> Earlier | Saved:
+async def _retrying_deadlocks(step):
+    """Await `step()`, again after a deadlock (requests that lock report rows at once), a few times."""
     for attempt in range(_DEADLOCK_RETRIES):
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                return await work(conn)
-        except _KeyTaken:
-            return await _earlier(pool, unit_id, claim.key)  # type: ignore[union-attr]
+            return await step()
         except asyncpg.DeadlockDetectedError:
             if attempt == _DEADLOCK_RETRIES - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+async def _transact(pool: asyncpg.Pool, unit_id: str, claim: Claim | None, work) -> Earlier | Saved:
+    async def in_transaction():
+        async with pool.acquire() as conn, conn.transaction():
+            return await work(conn)
+
+    try:
+        return await _retrying_deadlocks(in_transaction)
+    except _KeyTaken:
+        return await _earlier(pool, unit_id, claim.key)  # type: ignore[union-attr]
 
 
 # A request's reports in one statement, so in one implicit transaction: a single report's request
@@ -143,13 +152,7 @@ async def save_reports(
     sql = _SAVE_REPORTS_UNCLAIMED
     if claim is not None:
         sql, args = _SAVE_REPORTS_CLAIMED, [*args, claim.key, claim.body_hash, answer]
-    for attempt in range(_DEADLOCK_RETRIES):
-        try:
-            row = await pool.fetchrow(sql, *args)
-            break
-        except asyncpg.DeadlockDetectedError:
-            if attempt == _DEADLOCK_RETRIES - 1:
-                raise
+    row = await _retrying_deadlocks(lambda: pool.fetchrow(sql, *args))
     if not row["claimed"]:
         return await _earlier(pool, unit_id, claim.key)  # type: ignore[union-attr]
     return Saved(published=row["published"], stale=len(reports) - row["published"])
