@@ -122,8 +122,7 @@ class Inbox:
         # A consumer that stops fetching while records wait (a known aiokafka/faust failure) reports
         # itself unready after this long, so the supervisor or Kubernetes restarts it.
         self.stall_after_s = stall_after_s
-        self._stalled_since: float | None = None  # records waiting and none handled since this moment
-        self._handled_at_check = 0
+        self._waiting_since: float | None = None  # since when records have been seen waiting
         # A short session: Tansu's first group join takes about half of it.
         self.consumer_options = {"session_timeout_ms": 3000, **(consumer_options or {})}
         self.consumer: AIOKafkaConsumer | None = None
@@ -164,7 +163,7 @@ class Inbox:
                     self.settings, group_id=self.group, max_poll_records=self.batch_size, **self.consumer_options
                 )
                 consumer.subscribe([s.name for s in self.specs], listener=_Resume(self))
-                self.consumer, self._stalled_since = consumer, None
+                self.consumer, self._waiting_since = consumer, None
                 await consumer.start()
                 await self._consume(consumer)
             except asyncio.CancelledError:
@@ -257,11 +256,10 @@ class Inbox:
             behind |= position < self._backlog.setdefault(tp, end)
         if not behind:
             self.caught_up.set()
-        progressed, self._handled_at_check = self.handled != self._handled_at_check, self.handled
-        if not waiting or progressed:
-            self._stalled_since = None
-        elif self._stalled_since is None:
-            self._stalled_since = time.monotonic()
+        if not waiting:
+            self._waiting_since = None
+        elif self._waiting_since is None:
+            self._waiting_since = time.monotonic()
 
     def _adopt(self, epoch: str | None) -> None:
         """The assigned partitions are now positioned in `epoch`'s logs."""
@@ -479,7 +477,8 @@ class Inbox:
 
     def stalled(self) -> bool:
         """Records have waited for `stall_after_s` and none was handled (liveness from real progress)."""
-        return self._stalled_since is not None and time.monotonic() - self._stalled_since > self.stall_after_s
+        since = self._waiting_since
+        return since is not None and time.monotonic() - max(since, self.last_progress) > self.stall_after_s
 
 
 async def _track(conn: asyncpg.Connection, group: str, epoch: str | None, records) -> None:
