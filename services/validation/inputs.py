@@ -47,5 +47,7 @@ def inbox(
         unsent=lambda: handlers.publish_unsent(pool, producer),
         decoders={topics.REPORTS_SUBMITTED.name: lambda raw: raw}, batch_size=batch,
         # A unit's history, titles and statistics live in its partition's rows (reports are keyed by unit).
-        concurrency=2,
+        # One group per partition at the default 4: while some wait for PostgreSQL or the broker, the
+        # others judge (issue 13: 5% more reports/s end to end than with 2 groups).
+        concurrency=4,
     )
