@@ -17,7 +17,7 @@ def report(prefix: str, i: int) -> dict:
     return {
         "report_id": f"{prefix}-{i}",
         "version": 1,
-        "title": f"基准测试活动 {i}",
+        "title": f"基准测试活动 {prefix} {i}",  # a run's titles are its own: no duplicate of an earlier run
         "focus_area": focus,
         "started_on": (START + timedelta(days=i % 30)).isoformat(),
         "metrics": {"activities": 1, "enterprises": 1 + i % 7, "participants": 20 + i % 50},
