@@ -48,6 +48,6 @@ def inbox(
         decoders={topics.REPORTS_SUBMITTED.name: lambda raw: raw}, batch_size=batch,
         # A unit's history, titles and statistics live in its partition's rows (reports are keyed by unit).
         # One group per partition at the default 4: while some wait for PostgreSQL or the broker, the
-        # others judge (issue 13: 5% more reports/s end to end than with 2 groups).
+        # others judge (issue 13: 5% more reports/s than 2 groups in 100,000-report runs of the benchmark).
         concurrency=4,
     )
