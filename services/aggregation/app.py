@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from services.aggregation.projection import Totals
 from services.aggregation.routes import router
 from shared import auth, db, inbox, kafka
 from shared.epoch import BrokerEpoch, watch_broker_resets
-from shared.inbox import LAG
 from shared.runner import bounded, serve, stop_tasks
 from shared.settings import DEFAULT_PORTS, CommonSettings, service_config
 from shared.web import create_api
@@ -59,7 +57,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         await state.follower.sync()
         state.pipe = Pipeline(state.totals, board, feed, state.follower, state.producer, clock)
         state.epoch = BrokerEpoch(settings)
-        state.inbox = inputs.inbox(settings, state.pool, state.epoch, state.pipe, settings.batch_size)
+        state.inbox = inputs.inbox(settings, state.pool, state.epoch, state.pipe, settings.batch_size, settings.stall_after_s)
         state.live = Live(
             state.totals, board, feed, hub, clock, campaign, settings.stream_interval_s, settings.keepalive_s,
             on_clients=metrics.STREAM_CLIENTS.set,
@@ -85,7 +83,7 @@ def create_app(settings: AggregationSettings) -> FastAPI:
         state = app.state
         if any(t.done() for t in state.tasks):
             return False  # a background task died: restart me
-        return state.inbox.ready() and state.follower.loaded.is_set() and not _stalled(state.inbox, settings.stall_after_s)
+        return state.inbox.ready() and state.follower.loaded.is_set()
 
     app = create_api(
         SERVICE, lifespan=lifespan, readiness={"stream": ready}, bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -94,14 +92,6 @@ def create_app(settings: AggregationSettings) -> FastAPI:
     app.include_router(router)
     screen.mount(app)
     return app
-
-
-def _stalled(inbox, after_s: float) -> bool:
-    """Records waiting on the broker and nothing handled for `after_s`: a consumer can silently stop
-    fetching (seen with faust, #175 and #523), and then /readyz must say so."""
-    waiting = any(sample.value > 0 for metric in LAG.collect() for sample in metric.samples
-                  if sample.labels.get("consumer") == inbox.group)
-    return waiting and time.monotonic() - inbox.last_progress > after_s
 
 
 def main() -> None:

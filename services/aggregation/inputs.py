@@ -99,11 +99,14 @@ def handler(pipe: Pipeline):
     return handle, after_commit
 
 
-def inbox(settings: CommonSettings, pool: asyncpg.Pool, epoch: BrokerEpoch, pipe: Pipeline, batch: int) -> Inbox:
+def inbox(
+    settings: CommonSettings, pool: asyncpg.Pool, epoch: BrokerEpoch, pipe: Pipeline, batch: int, stall_after_s: float = 30.0
+) -> Inbox:
     handle, after_commit = handler(pipe)
     return Inbox(
         GROUP, settings, pool, pipe.producer, epoch, INPUTS, handle,
         dead_letters=topics.DEAD_LETTERS["aggregation"], after_commit=after_commit, batch_size=batch,
+        stall_after_s=stall_after_s,
         # A predecessor killed between its commit and its publish left the newest totals unannounced.
         unsent=lambda: publish_totals(pipe),
     )
