@@ -193,7 +193,7 @@ class Inbox:
                 self._resume_failed = False
                 raise RuntimeError("positions of newly assigned partitions unknown")
             epoch, assignments = self._epoch_seen, self._assignments
-            fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+            fetched = await self._fetch(consumer)
             records = [r for tp, batch in fetched.items() for r in self._unhandled(consumer, tp, batch, epoch)]
             if records:
                 async with self._batch_lock:
@@ -213,6 +213,16 @@ class Inbox:
                 checked = time.monotonic()
                 await self._commit_read()
                 await self._check(consumer)
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict:
+        """Up to `batch_size` records, or that much for every partition when groups handle them side
+        by side: one getmany fills its batch from the partitions in the order their data came, so in a
+        backlog one partition often took the whole batch and the other groups had nothing to do."""
+        fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+        if self.concurrency > 1 and fetched:
+            for tp in consumer.assignment() - fetched.keys():
+                fetched.update(await consumer.getmany(tp, timeout_ms=0, max_records=self.batch_size))
+        return fetched
 
     async def _check(self, consumer: AIOKafkaConsumer) -> None:
         """Restart detection, lag, and whether the backlog present at start has been read."""

@@ -23,10 +23,12 @@ LETTERS = topics.TopicSpec("qm.test.dead-letters.v1", DeadLettered, "source_topi
 class Harness:
     """An inbox whose handler stores each record's text in a table, and fails on 'poison'."""
 
-    def __init__(self, broker, database_url, group: str = "test", concurrency: int = 1, stall_after_s: float = 30.0):
+    def __init__(self, broker, database_url, group: str = "test", concurrency: int = 1, stall_after_s: float = 30.0,
+                 batch_size: int = 1000):
         bootstrap = broker if isinstance(broker, str) else broker.bootstrap
         self.settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=database_url, QM_TOPIC_PARTITIONS=2)
         self.group, self.calls, self.concurrency, self.stall_after_s = group, 0, concurrency, stall_after_s
+        self.batch_size = batch_size
 
     async def __aenter__(self):
         self.pool = await db.create_pool(self.settings.database_url)
@@ -39,7 +41,7 @@ class Harness:
         self.inbox = inbox.Inbox(
             self.group, self.settings, self.pool, self.producer, self.epoch, [SOURCE], self.handle,
             dead_letters=LETTERS, decoders={SOURCE.name: lambda raw: raw.decode()}, backoff_s=0.01, max_attempts=3,
-            concurrency=self.concurrency, stall_after_s=self.stall_after_s,
+            concurrency=self.concurrency, stall_after_s=self.stall_after_s, batch_size=self.batch_size,
         )
         self.tasks = [asyncio.create_task(self.epoch.watch(0.5)), asyncio.create_task(self.inbox.run())]
         return self
@@ -114,6 +116,25 @@ async def test_partitions_are_handled_side_by_side_and_every_record_once(broker,
                 break
         assert h.overlapped, "two partitions' transactions were under way at once"
         assert all(len(p) == 1 for p in h.partitions), "a transaction holds one partition's records"
+        assert sorted(await h.seen()) == sorted(sent)
+
+
+async def test_a_backlog_in_every_partition_gives_every_group_a_batch(broker, database_url):
+    """One getmany fills its batch from the partitions in the order their data came: in a backlog,
+    one partition took every batch while the other groups had nothing to do."""
+    h = SideBySide(broker, database_url, group="backlog", concurrency=2, batch_size=50)
+    await h.create_topics()
+    producer = kafka.new_producer(h.settings)
+    await producer.start()
+    try:  # the backlog is there before the group's first fetch
+        sent = [f"{p}-{i}" for p in (0, 1) for i in range(400)]
+        await asyncio.gather(*[await producer.send(SOURCE.name, t.encode(), partition=int(t.split("-")[0])) for t in sent])
+    finally:
+        await producer.stop()
+    async with h:
+        await eventually(lambda: h.pool.fetchval("SELECT count(*) = $1 FROM seen", len(sent)), what="the backlog handled")
+        first = h.partitions[:8]  # 400 records a partition, 50 a batch: without shares, 8 batches of one partition
+        assert all(sum(p in group for group in first) >= 3 for p in (0, 1)), first
         assert sorted(await h.seen()) == sorted(sent)
 
 
