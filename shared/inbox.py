@@ -215,13 +215,16 @@ class Inbox:
                 await self._check(consumer)
 
     async def _fetch(self, consumer: AIOKafkaConsumer) -> dict:
-        """Up to `batch_size` records, or that much for every partition when groups handle them side
-        by side: one getmany fills its batch from the partitions in the order their data came, so in a
-        backlog one partition often took the whole batch and the other groups had nothing to do."""
-        fetched = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-        if self.concurrency > 1 and fetched:
+        """Up to `batch_size` records; with groups side by side, in a share for each partition. One
+        getmany fills its batch from the partitions in the order their data came, so in a backlog one
+        partition often took the whole batch and the other groups had nothing to do."""
+        if self.concurrency == 1:
+            return await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+        share = -(-self.batch_size // max(1, len(consumer.assignment())))  # the batch stays the memory bound
+        fetched = await consumer.getmany(timeout_ms=500, max_records=share)
+        if fetched:
             for tp in consumer.assignment() - fetched.keys():
-                fetched.update(await consumer.getmany(tp, timeout_ms=0, max_records=self.batch_size))
+                fetched.update(await consumer.getmany(tp, timeout_ms=0, max_records=share))
         return fetched
 
     async def _check(self, consumer: AIOKafkaConsumer) -> None:
