@@ -1,5 +1,5 @@
-"""The long lists written once per request or batch are stored out of line without compression
-(submission's migration 010, validation's 006), and read back as written."""
+"""A request's long lists are stored out of line without compression (submission's migration 010),
+and read back as written. (Validation's unsent ids, its migration 006: test_validation_store.)"""
 from __future__ import annotations
 
 import time
@@ -9,12 +9,9 @@ import pytest
 
 from services.submission import app as submission_app, store as submission_store
 from services.submission.wire import submitted_batch
-from services.validation import app as validation_app, handlers
 from shared import db
-from shared.events import ActivityReport, encode
+from shared.events import ActivityReport
 from tests.helpers import report
-from tests.unit.test_validation_cases import submitted
-from tests.unit.test_validation_rules import CTX
 
 pytestmark = pytest.mark.asyncio
 
@@ -38,18 +35,3 @@ async def test_a_requests_lists_are_stored_uncompressed_and_read_back(database_u
     finally:
         await pool.close()
 
-
-async def test_a_validation_batchs_unsent_ids_are_stored_uncompressed(database_url):
-    pool = await db.create_pool(database_url)
-    try:
-        await db.migrate(pool, validation_app.SERVICE, validation_app.MIGRATIONS)
-        events = [submitted("pudong", report(f"v-{i}")) for i in range(300)]
-        records = [handlers.Record("qm.reports.submitted.v1", 0, i, encode(e)) for i, e in enumerate(events)]
-        outcome = await handlers.process(pool, CTX, records)
-        stored = await pool.fetchrow(
-            "SELECT event_ids, pg_column_compression(event_ids) AS method FROM verdicts_unsent WHERE batch = $1", outcome.unsent_batch
-        )
-        assert stored["method"] is None
-        assert stored["event_ids"] == [e.event_id for e in events]
-    finally:
-        await pool.close()

@@ -88,3 +88,18 @@ async def test_a_reset_replay_resumes_after_the_last_page_the_broker_acknowledge
         assert await pool.fetchval("SELECT count(*) FROM verdicts_unsent") == 0
     finally:
         await pool.close()
+
+
+async def test_a_batchs_unsent_ids_are_stored_uncompressed(database_url):
+    """Migration 006: out of line without pglz, whose compression was a visible part of PostgreSQL's CPU."""
+    pool = await _pool(database_url)
+    try:
+        events = [submitted("pudong", report(f"v-{i}")) for i in range(300)]
+        outcome = await handlers.process(pool, CTX, _records(*events))
+        stored = await pool.fetchrow(
+            "SELECT event_ids, pg_column_compression(event_ids) AS method FROM verdicts_unsent WHERE batch = $1", outcome.unsent_batch
+        )
+        assert stored["method"] is None
+        assert stored["event_ids"] == [e.event_id for e in events]
+    finally:
+        await pool.close()
