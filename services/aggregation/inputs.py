@@ -100,7 +100,7 @@ def handler(pipe: Pipeline):
 
 
 def inbox(
-    settings: CommonSettings, pool: asyncpg.Pool, epoch: BrokerEpoch, pipe: Pipeline, batch: int, stall_after_s: float = 30.0
+    settings: CommonSettings, pool: asyncpg.Pool, epoch: BrokerEpoch, pipe: Pipeline, batch: int, stall_after_s: float
 ) -> Inbox:
     handle, after_commit = handler(pipe)
     return Inbox(
