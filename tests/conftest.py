@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +15,7 @@ import pytest
 
 from deploy.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from deploy.stack import Stack
+from tests.helpers import bootstrap_of
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -54,15 +56,24 @@ def database_url(pg_server):
     return new_database(pg_server)
 
 
-@pytest.fixture
-def broker():
-    """A fresh, empty Tansu broker (or the configured external one, shared)."""
+@contextmanager
+def a_broker():
+    """A fresh, empty Tansu broker (or the configured external one, shared, as its bootstrap string)."""
     if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield bootstrap
         return
     b = EmbeddedBroker(port=free_port()).start()
-    yield b
-    b.stop()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def broker():
+    """A fresh, empty Tansu broker (or the configured external one, shared)."""
+    with a_broker() as b:
+        yield b
 
 
 @pytest.fixture
@@ -71,9 +82,8 @@ def make_stack(tmp_path, broker, database_url):
     stacks: list[Stack] = []
 
     def start(env: dict[str, str] | None = None, timeout: float = 90, replicas: int = 1) -> Stack:
-        bootstrap = broker if isinstance(broker, str) else broker.bootstrap
         stack = Stack.on_free_ports(
-            tmp_path / f"stack{len(stacks)}", replicas=replicas, env=dict(env or {}), external_kafka=bootstrap,
+            tmp_path / f"stack{len(stacks)}", replicas=replicas, env=dict(env or {}), external_kafka=bootstrap_of(broker),
             external_database=database_url,
         )
         stacks.append(stack)

@@ -10,6 +10,11 @@ from deploy.cli import _issue
 T = TypeVar("T")
 
 
+def bootstrap_of(broker) -> str:
+    """The `broker` fixture's bootstrap servers: an embedded broker's, or the shared one's string."""
+    return broker if isinstance(broker, str) else broker.bootstrap
+
+
 def issue_token(database_url: str, unit_id: str, role: str = "unit") -> str:
     return asyncio.run(_issue(database_url, unit_id, role))
 

@@ -9,11 +9,11 @@ import os
 import time
 from contextlib import contextmanager
 
-from deploy.embedded import EmbeddedBroker, free_port
 from deploy.simulator.command import simulate
 from deploy.simulator.player import Endpoints
 from deploy.stack import Stack
-from tests.conftest import new_database
+from tests.conftest import a_broker, new_database
+from tests.helpers import bootstrap_of
 
 SPEED = 100_000  # campaign seconds per real second: a campaign day in 0.86 s
 # The clock is anchored this far in the future so that 1 September starts once the stack is ready
@@ -29,8 +29,6 @@ READY_MARGIN_S = 3
 def stack_before_september(tmp_path, pg_server, lead: float):
     """A stack on a new broker and database whose clock reaches 1 September `lead` seconds from
     now; yields it (or None if it was not ready in time) and its database's URL."""
-    shared_broker = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    broker = None if shared_broker else EmbeddedBroker(port=free_port()).start()
     database = new_database(pg_server)
     anchor = time.time() + lead
     env = {
@@ -40,15 +38,14 @@ def stack_before_september(tmp_path, pg_server, lead: float):
         # A campaign hour is 36 ms here: filings must reach the scheduler well within a return's margin.
         "QM_NOTIFICATION_FETCH_WAIT_MS": "10",
     }
-    stack = Stack.on_free_ports(tmp_path / f"lead{lead}", env=env, external_kafka=shared_broker or broker.bootstrap,
-                                external_database=database)
-    try:
-        stack.start(90)
-        yield (stack if time.time() < anchor - READY_MARGIN_S else None), database
-    finally:
-        stack.stop()
-        if broker is not None:
-            broker.stop()
+    with a_broker() as broker:
+        stack = Stack.on_free_ports(tmp_path / f"lead{lead}", env=env, external_kafka=bootstrap_of(broker),
+                                    external_database=database)
+        try:
+            stack.start(90)
+            yield (stack if time.time() < anchor - READY_MARGIN_S else None), database
+        finally:
+            stack.stop()
 
 
 def test_accelerated_campaign_ends_exactly_as_planned(tmp_path, pg_server):

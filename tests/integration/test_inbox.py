@@ -13,7 +13,7 @@ from shared import db, inbox, kafka, topics
 from shared.epoch import BrokerEpoch
 from shared.events import DeadLettered, decode
 from shared.settings import CommonSettings
-from tests.helpers import eventually
+from tests.helpers import bootstrap_of, eventually
 
 pytestmark = pytest.mark.asyncio
 SOURCE = topics.TopicSpec("qm.test.source.v1", DeadLettered, "source_topic", "test")
@@ -25,8 +25,7 @@ class Harness:
 
     def __init__(self, broker, database_url, group: str = "test", concurrency: int = 1, stall_after_s: float = 30.0,
                  batch_size: int = 1000):
-        bootstrap = broker if isinstance(broker, str) else broker.bootstrap
-        self.settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=database_url, QM_TOPIC_PARTITIONS=2)
+        self.settings = CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap_of(broker), DATABASE_URL=database_url, QM_TOPIC_PARTITIONS=2)
         self.group, self.calls, self.concurrency, self.stall_after_s = group, 0, concurrency, stall_after_s
         self.batch_size = batch_size
 

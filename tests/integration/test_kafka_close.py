@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import epoch, kafka
 from shared.settings import CommonSettings
-from tests.integration.test_submission_api import bootstrap_of
+from tests.helpers import bootstrap_of
 
 
 async def test_a_cancellation_that_arrives_while_a_client_closes_is_raised(broker):

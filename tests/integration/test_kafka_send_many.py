@@ -5,7 +5,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared import kafka
 from shared.settings import CommonSettings
-from tests.integration.test_submission_api import bootstrap_of
+from tests.helpers import bootstrap_of
 
 
 async def _read_all(settings: CommonSettings, topic: str, count: int) -> list:

@@ -17,11 +17,7 @@ from services.submission import intake
 from services.submission.app import SubmissionSettings, create_app
 from shared import auth, topics
 from shared.events import Issue, ReportSubmitted, ReportValidated, decode, encode
-from tests.helpers import eventually, report
-
-
-def bootstrap_of(broker) -> str:
-    return broker if isinstance(broker, str) else broker.bootstrap
+from tests.helpers import bootstrap_of, eventually, report
 
 
 @asynccontextmanager

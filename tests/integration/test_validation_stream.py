@@ -18,19 +18,15 @@ from services.validation.catalogue import load_catalogue
 from services.validation.rules import RuleContext
 from shared import db, kafka, topics
 from shared.events import DeadLettered, decode, encode
-from tests.helpers import eventually, report
+from tests.helpers import bootstrap_of, eventually, report
 from tests.unit.test_validation_cases import CASES, submitted, unit_of
 
 pytestmark = pytest.mark.asyncio
 
 
-def _bootstrap(broker) -> str:
-    return broker if isinstance(broker, str) else broker.bootstrap
-
-
 @asynccontextmanager
 async def running(broker, database_url):
-    settings = ValidationSettings(KAFKA_BOOTSTRAP_SERVERS=_bootstrap(broker), DATABASE_URL=database_url)
+    settings = ValidationSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap_of(broker), DATABASE_URL=database_url)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         producer = kafka.new_producer(settings)
@@ -181,7 +177,7 @@ async def _get(app, path: str) -> httpx.Response:
 async def test_a_verdict_stored_but_never_published_is_sent_when_validation_starts(broker, database_url):
     """A process killed between its commit and its publish: the report is tracked as handled and never
     comes again, so the next start sends what was stored but never acknowledged by the broker."""
-    settings = ValidationSettings(KAFKA_BOOTSTRAP_SERVERS=_bootstrap(broker), DATABASE_URL=database_url)
+    settings = ValidationSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap_of(broker), DATABASE_URL=database_url)
     pool = await db.create_pool(database_url)
     try:
         await db.migrate(pool, "validation", MIGRATIONS)
