@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import history, latency, memory, raw_kafka, rebuild, throughput
+from benchmarks import broker_floor, history, latency, memory, raw_kafka, rebuild, throughput
 from benchmarks.workload import unit_ids
 from deploy.simulator.player import issue_tokens
 from deploy.stack import Stack
@@ -53,6 +53,9 @@ async def _measure(stack: Stack, sizes: dict, results: dict) -> None:
     raw = results["c_raw_aiokafka"]["produce_and_consume_records_per_s"]
     e2e = results["a_end_to_end_throughput"]["end_to_end_reports_per_s"]
     results["a_over_c_ratio"] = round(e2e / raw, 3) if raw else None
+    _log(f"(c') the pipeline's broker traffic alone, {sizes['raw_records']:,} reports", results, "c_floor")
+    floor = results["c_broker_floor"] = await broker_floor.broker_passes(stack, sizes["raw_records"])
+    floor["over_raw_ratio"] = round(floor["reports_per_s"] / raw, 3) if raw else None
     if n := sizes["history_reports"]:
         _log(f"(e) cost per report with history, {n:,} reports", results, "e")
         results["e_cost_with_history"] = await history.rate_with_history(stack, tokens, n, first=min(100_000, max(10_000, n // 20)), late_from=n // 2)

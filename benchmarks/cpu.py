@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
+LOAD = "load generator (bench, wrk)"  # the bench process and its children that are not the stack's
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -45,15 +46,15 @@ def stack_roots(stack) -> dict[str, int]:
     postgres = getattr(stack, "postgres", None)
     if postgres is not None and getattr(postgres, "proc", None) is not None:
         roots["postgresql"] = postgres.proc.pid
-    roots["load generator (bench, wrk)"] = os.getpid()  # the services it started count apart
+    roots[LOAD] = os.getpid()  # the services it started count apart
     return roots
 
 
 class CpuWindow:
     """CPU share (1.0 = one core busy) of each part of the stack between start() and stop()."""
 
-    def __init__(self, stack):
-        self.roots = stack_roots(stack)
+    def __init__(self, stack, **more_roots: int):
+        self.roots = {**stack_roots(stack), **more_roots}
 
     def start(self) -> "CpuWindow":
         self._before, self._at = tree_seconds(self.roots), _now()
@@ -64,11 +65,13 @@ class CpuWindow:
         self.seconds = {name: after[name] - self._before.get(name, 0.0) for name in self.roots}
         return {name: round(used / wall, 2) for name, used in self.seconds.items()} if wall > 0 else {}
 
-    def ms_per(self, count: int) -> dict[str, float]:
-        """CPU milliseconds per item (e.g. per report) by process, and in all: robust to the machine's
-        load, unlike rates (a busy machine slows each process but hardly changes its CPU per report)."""
-        out = {name: round(used * 1000 / count, 3) for name, used in self.seconds.items()} if count else {}
-        out["all"] = round(sum(self.seconds.values()) * 1000 / count, 3) if count else 0.0
+    def ms_per(self, count: int, only: tuple[str, ...] | None = None) -> dict[str, float]:
+        """CPU milliseconds per item (e.g. per report) by process (`only` those), and in all: robust to
+        the machine's load, unlike rates (a busy machine slows each process but hardly changes its CPU
+        per report)."""
+        seconds = {name: used for name, used in self.seconds.items() if only is None or name in only}
+        out = {name: round(used * 1000 / count, 3) for name, used in seconds.items()} if count else {}
+        out["all"] = round(sum(seconds.values()) * 1000 / count, 3) if count else 0.0
         return out
 
 
