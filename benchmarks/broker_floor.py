@@ -9,29 +9,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import time
 import uuid
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from benchmarks import raw_kafka
 from benchmarks.cpu import LOAD, CpuWindow
-from shared import topics
+from shared import kafka, topics
+from shared.settings import CommonSettings
 
 
-def _producer(bootstrap: str) -> AIOKafkaProducer:  # as shared.kafka.new_producer
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=2,
-                            max_batch_size=256 << 10)
+def _settings(bootstrap: str, partitions: int = 4) -> CommonSettings:
+    return CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, QM_TOPIC_PARTITIONS=partitions)
+
+
+def _scratch(spec: topics.TopicSpec, name: str) -> topics.TopicSpec:
+    """A topic beside the real one, so the measure never touches the system's data. (The factories
+    read only its name and compaction: a hop may name either topic through either spec.)"""
+    return dataclasses.replace(spec, name=name)
 
 
 async def _hop(bootstrap: str, source: str, target: str | None, group: str, count: int) -> None:
-    """Read `count` records of `source` (and publish each to `target`), then say done."""
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=50, max_poll_records=2000)
-    producer = _producer(bootstrap) if target else None
+    """Read `count` records of `source` (and publish each to `target`) with the services' own
+    consumer and producer, then say done."""
+    settings = _settings(bootstrap)
+    consumer = kafka.new_consumer(settings, _scratch(topics.REPORTS_SUBMITTED, source), group_id=group)
+    producer = kafka.new_producer(settings) if target else None
     await consumer.start()
     if producer:
         await producer.start()
@@ -54,17 +59,22 @@ async def _hop(bootstrap: str, source: str, target: str | None, group: str, coun
         await consumer.stop()
 
 
+async def _hear(procs: dict, word: bytes, timeout_s: float, failure: str) -> None:
+    """Wait for every hop to print `word`."""
+    for proc in procs.values():
+        if (await asyncio.wait_for(proc.stdout.readline(), timeout_s)).strip() != word:
+            raise RuntimeError(failure)
+
+
 async def broker_passes(stack, count: int, partitions: int = 4) -> dict:
     bootstrap = stack.kafka_bootstrap
     run = uuid.uuid4().hex[:8]
     submitted = f"{topics.REPORTS_SUBMITTED.name}.floor-{run}"
     validated = f"{topics.REPORTS_VALIDATED.name}.floor-{run}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(submitted, partitions, 1), NewTopic(validated, partitions, 1)])
-    finally:
-        await admin.close()
+    settings = _settings(bootstrap, partitions)
+    await kafka.ensure_topics(
+        settings, [_scratch(topics.REPORTS_SUBMITTED, submitted), _scratch(topics.REPORTS_VALIDATED, validated)]
+    )
     payload = raw_kafka.records(count)
     hops = {
         "validation's hop": (submitted, validated),
@@ -79,19 +89,15 @@ async def broker_passes(stack, count: int, partitions: int = 4) -> dict:
         )
         for i, (name, (source, target)) in enumerate(hops.items())
     }
-    producer = _producer(bootstrap)
+    producer = kafka.new_producer(settings)
     await producer.start()
-    try:
-        for proc in procs.values():  # the group joins (~5 s on Tansu) are not part of the measure
-            if (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() != b"ready":
-                raise RuntimeError("a hop of the broker floor did not start")
+    try:  # the group joins (~5 s on Tansu) are not part of the measure
+        await _hear(procs, b"ready", 60, "a hop of the broker floor did not start")
         window = CpuWindow(stack, **{name: p.pid for name, p in procs.items()}).start()
         started = time.perf_counter()
         futures = [await producer.send(submitted, value, key=key) for key, value in payload]
         await asyncio.gather(*futures)
-        for proc in procs.values():
-            if (await asyncio.wait_for(proc.stdout.readline(), 300)).strip() != b"done":
-                raise RuntimeError("a hop of the broker floor stopped before the last record")
+        await _hear(procs, b"done", 300, "a hop of the broker floor stopped before the last record")
         wall = time.perf_counter() - started
         share = window.stop()
     finally:
